@@ -1,0 +1,141 @@
+# switchboard: the one entry point.
+#
+#   make            build everything (C17, -O2 -g, -Wall -Wextra -Werror)
+#   make test       build and run the test suite (prove over t/)
+#   make asan       the whole suite under AddressSanitizer + UBSan (build-asan/)
+#   make fuzz       libFuzzer targets, a bounded run each (build-fuzz/)
+#   make bench      micro-benchmarks (later: the load generator scenarios)
+#   make run        build and start a server for domain localhost
+#   make deps       install missing Debian packages (apt-get, as root)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# Flags come from pkg-config through $(BUILD)/config.mk, which is made by
+# running tools/deps.sh first: a fresh Debian 12 machine needs nothing else.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+.DEFAULT_GOAL := all
+.SECONDARY:
+DESTDIR  ?=
+CC       ?= cc
+FUZZ_SECONDS ?= 60
+
+PKGS := libxml-2.0 gnutls libsasl2 libpq libidn2 libuv sqlite3
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-unused-parameter -Wformat=2
+OPT      ?= -O2 -g
+ifeq ($(SANITIZE),1)
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=undefined
+SAN_LDFLAGS := -fsanitize=address,undefined
+endif
+CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Ilib -It $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lunistring $(LDLIBS)
+
+# --- configuration: deps checked and installed, pkg-config flags captured ---
+NO_CONFIG_GOALS := clean distclean deps
+ifneq ($(filter-out $(NO_CONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
+-include $(BUILD)/config.mk
+endif
+
+$(BUILD)/config.mk: tools/deps.sh
+	@mkdir -p $(BUILD)
+	@tools/deps.sh --check >/dev/null || tools/deps.sh
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@.tmp && mv $@.tmp $@
+
+# --- sources ---
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A     := $(BUILD)/libsb.a
+
+UNIT_SRC  := $(sort $(wildcard t/unit/*.c))
+UNIT_BIN  := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%.t)
+
+BENCH_SRC := $(sort $(wildcard tools/bench/micro_*.c))
+BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(BUILD)/bench/%)
+
+# Server processes are added here as they land: each DIR/ has its own main.c.
+PROGS     :=
+
+.PHONY: all test asan fuzz bench run deps install clean distclean
+
+all: $(LIB_A) $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
+
+$(BUILD)/%.o: %.c | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/t/%.t: $(BUILD)/t/unit/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: $(BUILD)/tools/bench/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
+
+# --- tests ---
+# C unit tests are binaries in $(BUILD)/t; protocol tests are scripts t/*.t.
+# Each test finds the tree through SB_SRC and the binaries through SB_BUILD.
+PROVE_JOBS ?= 2
+test: all
+	SB_SRC=$(CURDIR) SB_BUILD=$(abspath $(BUILD)) \
+	  prove --source Executable -j$(PROVE_JOBS) $(BUILD)/t/ $(wildcard t/*.t)
+
+asan:
+	$(MAKE) BUILD=build-asan SANITIZE=1 test \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# --- fuzzing: clang + libFuzzer, a bounded run per target ---
+FUZZ_SRC  := $(sort $(wildcard t/fuzz/*.c))
+FUZZ_NAMES := $(FUZZ_SRC:t/fuzz/%.c=%)
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -Ilib $(PKG_CFLAGS) \
+              -fsanitize=fuzzer-no-link,address,undefined
+fuzz: $(BUILD)/config.mk
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined" \
+	  build-fuzz/libsb.a $(FUZZ_NAMES:%=build-fuzz/fuzz/%)
+	@set -e; for f in $(FUZZ_NAMES); do \
+	  mkdir -p build-fuzz/corpus/$$f; \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 build-fuzz/corpus/$$f t/fuzz/$$f 2>build-fuzz/$$f.log \
+	    || { tail -50 build-fuzz/$$f.log; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|Done)' build-fuzz/$$f.log || true; \
+	done
+
+build-fuzz/fuzz/%: t/fuzz/%.c build-fuzz/libsb.a
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build-fuzz/libsb.a -o $@ $(LDLIBS_ALL)
+
+# --- benchmarks (never timed in tests) ---
+bench: all
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# --- running ---
+run: all
+	@echo "make run: the server processes (router, c2s, sm, s2s) are not written yet;"
+	@echo "          only lib/ and its tests exist so far. Try 'make test'."
+	@exit 1
+
+deps:
+	tools/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/switchboard $(DESTDIR)$(PREFIX)/share/switchboard
+	$(if $(PROGS),install -d $(DESTDIR)$(PREFIX)/sbin && install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/)
+	install -d $(DESTDIR)$(PREFIX)/etc/switchboard
+	$(if $(wildcard etc/*.xml),install -m 644 $(wildcard etc/*.xml) $(DESTDIR)$(PREFIX)/etc/switchboard/)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz
+
+distclean: clean

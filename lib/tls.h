@@ -1,0 +1,126 @@
+/*
+ * tls.h: TLS on gnutls over memory buffers.
+ *
+ * gnutls never touches a socket here: ciphertext that arrived is handed in
+ * with sb_tls_feed(), ciphertext to send is taken from sb_tls_output(). This
+ * lets the libuv connection (conn.h) own the socket and lets tests run a
+ * client and a server against each other in one process without a network.
+ *
+ * A context (struct sb_tls_ctx) holds credentials and policy and is shared
+ * by many sessions; it is reference counted so that a reload (SIGHUP) can
+ * swap in a new context while old sessions keep the one they started with.
+ *
+ * Return convention of the session calls: SB_TLS_OK, SB_TLS_AGAIN (needs
+ * more input from the peer), SB_TLS_CLOSED (peer sent close_notify),
+ * SB_TLS_ERROR (fatal; sb_tls_error() says why, and sb_tls_output() may
+ * still hold an alert worth sending before closing).
+ */
+#ifndef SB_TLS_H
+#define SB_TLS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct sb_tls_ctx;
+struct sb_tls;
+
+enum sb_tls_result {
+	SB_TLS_ERROR = -1,
+	SB_TLS_OK = 0,
+	SB_TLS_AGAIN = 1,
+	SB_TLS_CLOSED = 2,
+};
+
+enum sb_tls_cb_type {
+	SB_TLS_CB_EXPORTER,		/* RFC 9266 tls-exporter (TLS 1.3) */
+	SB_TLS_CB_SERVER_END_POINT,	/* RFC 5929 tls-server-end-point */
+	SB_TLS_CB_UNIQUE,		/* RFC 5929 tls-unique (TLS <= 1.2) */
+};
+
+/* Default priority: TLS 1.2 and 1.3 only, secure ciphers. */
+#define SB_TLS_DEFAULT_PRIORITY	"SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%PROFILE_MEDIUM"
+
+/* --- contexts --- */
+
+/* priority NULL: SB_TLS_DEFAULT_PRIORITY. NULL and err set on failure. */
+struct sb_tls_ctx *sb_tls_ctx_server(const char *priority, char *err, size_t errlen);
+/*
+ * cafile NULL: the system trust store. verify 0 lets the handshake finish
+ * with any certificate; sb_tls_peer_verify() still tells the truth.
+ */
+struct sb_tls_ctx *sb_tls_ctx_client(const char *priority, const char *cafile,
+		    char *err, size_t errlen);
+/*
+ * Add a certificate chain and key (PEM files). A server context may hold
+ * several: the one whose names match the client's SNI is chosen, the first
+ * added is used when nothing matches. A client context uses its first as
+ * the client certificate (s2s, SASL EXTERNAL).
+ */
+int	 sb_tls_ctx_add_cert(struct sb_tls_ctx *ctx, const char *certfile,
+	     const char *keyfile, char *err, size_t errlen);
+/* ALPN protocol to offer (client) or require when offered (server), e.g. "xmpp-client". */
+int	 sb_tls_ctx_set_alpn(struct sb_tls_ctx *ctx, const char *protocol);
+void	 sb_tls_ctx_ref(struct sb_tls_ctx *ctx);
+void	 sb_tls_ctx_unref(struct sb_tls_ctx *ctx);
+
+/* --- sessions --- */
+
+/*
+ * server_name: on a client session, the SNI to send and the name
+ * sb_tls_peer_verify() checks; NULL on a server session.
+ */
+struct sb_tls *sb_tls_new(struct sb_tls_ctx *ctx, const char *server_name);
+void	 sb_tls_free(struct sb_tls *tls);
+
+/* Ciphertext received from the peer. */
+void	 sb_tls_feed(struct sb_tls *tls, const void *data, size_t len);
+/* Ciphertext waiting to be sent: send it and sb_buf_consume() what was sent. */
+struct sb_buf *sb_tls_output(struct sb_tls *tls);
+
+/* Drive the handshake: OK when complete, AGAIN while it needs input. */
+int	 sb_tls_handshake(struct sb_tls *tls);
+int	 sb_tls_handshake_done(const struct sb_tls *tls);
+/* Decrypt all complete records fed so far, appending plaintext to out. */
+int	 sb_tls_read(struct sb_tls *tls, struct sb_buf *out);
+/* Encrypt plaintext into the output buffer. */
+int	 sb_tls_write(struct sb_tls *tls, const void *data, size_t len);
+/* Queue close_notify. */
+int	 sb_tls_bye(struct sb_tls *tls);
+const char *sb_tls_error(const struct sb_tls *tls);
+
+/* --- what the session negotiated --- */
+
+/* SNI the client asked for (server side), or NULL. */
+const char *sb_tls_server_name(const struct sb_tls *tls);
+/* Negotiated ALPN protocol, or NULL. */
+const char *sb_tls_alpn(const struct sb_tls *tls);
+/* "TLS1.3", "TLS1.2", ... */
+const char *sb_tls_version(const struct sb_tls *tls);
+int	 sb_tls_is_tls13(const struct sb_tls *tls);
+/*
+ * Channel-binding data for SASL SCRAM-*-PLUS. *len is the capacity of out
+ * on entry and the length written on return. -1 if the type is not
+ * available on this session (tls-exporter before TLS 1.3, tls-unique on 1.3).
+ */
+int	 sb_tls_channel_binding(const struct sb_tls *tls, enum sb_tls_cb_type type,
+	     unsigned char *out, size_t *len);
+/*
+ * Check the peer's certificate chain against the context's trust and the
+ * certificate's identity against domain (RFC 6125 DNS-ID; SRV-ID later).
+ * 0 when valid, -1 with the reason in err.
+ */
+int	 sb_tls_peer_verify(const struct sb_tls *tls, const char *domain,
+	     char *err, size_t errlen);
+int	 sb_tls_peer_has_cert(const struct sb_tls *tls);
+
+/* --- certificates --- */
+
+/*
+ * Write a self-signed ECDSA P-256 certificate for domain (and *.domain is not
+ * added) valid for 10 years, with its key, as PEM files (key mode 0600).
+ */
+int	 sb_tls_make_selfsigned(const char *domain, const char *certfile,
+	     const char *keyfile, char *err, size_t errlen);
+
+#endif
