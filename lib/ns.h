@@ -1,0 +1,32 @@
+/*
+ * ns.h: protocol constants, named once: XML namespaces of RFC 6120/6121,
+ * the XEPs switchboard speaks, and its own internal namespaces.
+ */
+#ifndef SB_NS_H
+#define SB_NS_H
+
+/* XML itself */
+#define SB_NS_XML		"http://www.w3.org/XML/1998/namespace"
+#define SB_NS_XMLNS		"http://www.w3.org/2000/xmlns/"
+
+/* RFC 6120: streams and their content */
+#define SB_NS_STREAMS		"http://etherx.jabber.org/streams"
+#define SB_NS_CLIENT		"jabber:client"
+#define SB_NS_SERVER		"jabber:server"
+#define SB_NS_COMPONENT_ACCEPT	"jabber:component:accept"
+#define SB_NS_XMPP_STREAMS	"urn:ietf:params:xml:ns:xmpp-streams"
+#define SB_NS_XMPP_STANZAS	"urn:ietf:params:xml:ns:xmpp-stanzas"
+#define SB_NS_XMPP_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
+#define SB_NS_XMPP_SASL		"urn:ietf:params:xml:ns:xmpp-sasl"
+#define SB_NS_XMPP_BIND		"urn:ietf:params:xml:ns:xmpp-bind"
+#define SB_NS_XMPP_SESSION	"urn:ietf:params:xml:ns:xmpp-session"
+#define SB_NS_DIALBACK		"jabber:server:dialback"
+
+/* RFC 6121 */
+#define SB_NS_ROSTER		"jabber:iq:roster"
+
+/* switchboard's internal protocol between router, c2s, sm and s2s */
+#define SB_NS_ROUTE		"urn:switchboard:route:0"
+#define SB_NS_COMPONENT		"urn:switchboard:component:0"
+
+#endif
