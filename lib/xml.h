@@ -98,9 +98,9 @@ const char *sb_xml_child_text(struct sb_arena *a, const struct sb_xml_node *e,
 /* Deep equality: names, namespaces, attributes (any order), text. */
 int	 sb_xml_equal(const struct sb_xml_node *a, const struct sb_xml_node *b);
 
-#define SB_XML_FOREACH_CHILD(c, e) \
-	for ((c) = (e)->e.children; (c) != NULL; (c) = (c)->next) \
-		if ((c)->type == SB_XML_ELEMENT)
+#define SB_XML_FOREACH_CHILD(child, elem) \
+	for ((child) = (elem)->e.children; (child) != NULL; (child) = (child)->next) \
+		if ((child)->type == SB_XML_ELEMENT)
 
 /* --- serializing --- */
 
