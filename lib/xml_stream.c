@@ -25,6 +25,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
+#include <libxml/dict.h>
 
 #include "log.h"
 #include "ns.h"
@@ -36,6 +37,13 @@
 #define GUARD_SLACK	1024
 /* Bytes handed to libxml2 per call, so the byte limit is checked often. */
 #define PIECE		4096
+/*
+ * libxml2 interns every element and attribute name in a per-parser
+ * dictionary that only grows: a peer sending new names in every stanza
+ * would grow a long-lived stream without bound. Past this many names the
+ * parser is rebuilt at the next stanza boundary.
+ */
+#define DICT_MAX	4096
 
 enum stream_state {
 	ST_HEADER,	/* waiting for the stream header */
@@ -124,13 +132,37 @@ fail(struct sb_xml_stream *s, enum sb_xml_error err, const char *fmt, ...)
 		xmlStopParser(s->ctxt);
 }
 
-/* In a callback: is the stanza under construction over the byte limit? */
-static int
-over_limit(struct sb_xml_stream *s)
+/*
+ * Stream offset just past text libxml2 reports. It passes text either
+ * straight from its input buffer, before moving past it, or from a copy,
+ * after moving past it.
+ */
+static uint64_t
+text_end(const struct sb_xml_stream *s, const xmlChar *ch, int len)
 {
-	uint64_t used = parse_offset(s) - s->boundary;
+	const xmlParserInputPtr in = s->ctxt->input;
 
-	if (used <= s->lim.max_stanza)
+	if (ch >= in->base && ch + len <= in->end)
+		return (uint64_t)(s->base + (int64_t)in->consumed + (ch + len - in->base));
+	return parse_offset(s);
+}
+
+/* Stream offset just past a start tag: libxml2 reports it at its '>' or "/>". */
+static uint64_t
+start_tag_end(const struct sb_xml_stream *s)
+{
+	return parse_offset(s) + (*s->ctxt->input->cur == '>' ? 1 : 2);
+}
+
+/*
+ * In a callback: is the stanza under construction over the byte limit at
+ * 'end'? Positions are exact, so the same input fails at the same event
+ * however it was split.
+ */
+static int
+over_limit(struct sb_xml_stream *s, uint64_t end)
+{
+	if (end - s->boundary <= s->lim.max_stanza)
 		return 0;
 	fail(s, SB_XML_ERR_POLICY_VIOLATION, "stanza larger than %zu bytes", s->lim.max_stanza);
 	return 1;
@@ -251,8 +283,7 @@ stream_header(struct sb_xml_stream *s, const xmlChar *localname, const xmlChar *
 			    (const char *)namespaces[2 * i + 1]);
 	build_replay(s, prefix, nb_namespaces, namespaces);
 	s->state = ST_OPEN;
-	/* Called with the parser at the tag's closing '>' (or "/>"). */
-	s->boundary = parse_offset(s) + (*s->ctxt->input->cur == '>' ? 1 : 2);
+	s->boundary = start_tag_end(s);
 	if (s->cb->header != NULL) {
 		s->in_callback = 1;
 		s->cb->header(s->arg, s->hdr, s->content_ns);
@@ -287,7 +318,7 @@ sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlC
 		    s->lim.max_attrs, (const char *)localname);
 		return;
 	}
-	if (over_limit(s))
+	if (over_limit(s, start_tag_end(s)))
 		return;
 	n = build_element(&s->arena, localname, uri, nb_attributes, attributes);
 	if (s->depth == 1)
@@ -333,7 +364,7 @@ sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlCha
 		}
 		return;
 	}
-	if (over_limit(s))
+	if (over_limit(s, parse_offset(s)))
 		return;
 	if (s->depth == 1)
 		deliver_stanza(s);
@@ -349,21 +380,11 @@ sax_text(void *ctx, const xmlChar *ch, int len)
 	if (s->err != SB_XML_ERR_NONE)
 		return;
 	if (s->depth <= 1) {
-		/*
-		 * Whitespace between stanzas (keepalives): the next stanza starts
-		 * after it. libxml2 reports text either straight from its input
-		 * buffer, before moving past it, or from a copy, after moving.
-		 */
-		const xmlParserInputPtr in = s->ctxt->input;
-
-		if (ch >= in->base && ch + len <= in->end)
-			s->boundary = (uint64_t)(s->base + (int64_t)in->consumed +
-			    (ch + len - in->base));
-		else
-			s->boundary = parse_offset(s);
+		/* Whitespace between stanzas (keepalives): the next stanza starts after it. */
+		s->boundary = text_end(s, ch, len);
 		return;
 	}
-	if (over_limit(s))
+	if (over_limit(s, text_end(s, ch, len)))
 		return;
 	sb_xml_add_text(&s->arena, s->cur, (const char *)ch, (size_t)len);
 }
@@ -457,12 +478,32 @@ static xmlSAXHandler sax = {
 
 /* --- parser lifetime --- */
 
+static int
+halted(const struct sb_xml_stream *s)
+{
+	return s->err != SB_XML_ERR_NONE || s->stop || s->restart || s->state == ST_CLOSED;
+}
+
+/*
+ * Push bytes and let libxml2 parse all it can. Some of its states advance
+ * only a step per call (an unterminated CDATA section gives one 300-byte
+ * block per call), so call again without new bytes until it stops moving:
+ * its state then no longer depends on how the input was split.
+ */
 static void
 push(struct sb_xml_stream *s, const char *p, size_t n)
 {
+	uint64_t before;
+
 	s->piece_ends_cr = n > 0 && p[n - 1] == '\r';
 	s->pushed += n;
 	xmlParseChunk(s->ctxt, p, (int)n, 0);
+	do {
+		if (halted(s))
+			return;
+		before = parse_offset(s);
+		xmlParseChunk(s->ctxt, NULL, 0, 0);
+	} while (!halted(s) && parse_offset(s) != before);
 }
 
 static void
@@ -523,6 +564,12 @@ sb_xml_stream_new(const struct sb_xml_stream_cb *cb, void *arg,
 	struct sb_xml_stream *s = xcalloc(1, sizeof(*s));
 
 	xmlInitParser();
+	/*
+	 * libxml2 sizes a new parser's input buffer from this (8 KiB by
+	 * default, twice the value): most stanzas are far smaller, and every
+	 * connection holds one. It grows when a read needs more.
+	 */
+	xmlDefaultBufferSize = 1024;
 	s->cb = cb;
 	s->arg = arg;
 	s->lim = limits != NULL ? *limits : defaults;
@@ -587,6 +634,17 @@ process(struct sb_xml_stream *s, const char *p, size_t n)
 		if (s->ctxt == NULL)
 			parser_new(s);
 		piece = n < PIECE ? n : PIECE;
+		/*
+		 * Never push past the guard threshold: wherever the input was
+		 * split, libxml2 then holds the same bytes when the guard fires.
+		 */
+		{
+			int64_t room = (int64_t)s->boundary + (int64_t)(s->lim.max_stanza + GUARD_SLACK) + 1 -
+			    (s->base + (int64_t)s->pushed);
+
+			if (room > 0 && (uint64_t)room < piece)
+				piece = (size_t)room;
+		}
 		valid = sb_utf8_scan(&s->utf8, p, piece);
 		/* U+0000 is valid UTF-8 but never XML; libxml2 would take it as the end. */
 		const char *nul = memchr(p, '\0', valid);
@@ -618,12 +676,22 @@ process(struct sb_xml_stream *s, const char *p, size_t n)
 		if ((st = check_after_piece(s)) != SB_XML_OK)
 			return st;
 		if (valid < piece) {
+			uint64_t at = (uint64_t)(s->base + (int64_t)s->pushed);
+
+			/*
+			 * Let libxml2 finish what it holds first, so that an
+			 * error before this point is the one reported, as it
+			 * would be had the input been split elsewhere.
+			 */
+			xmlParseChunk(s->ctxt, NULL, 0, 1);
 			fail(s, SB_XML_ERR_NOT_WELL_FORMED, "invalid UTF-8 or NUL at byte %llu",
-			    (unsigned long long)(s->base + (int64_t)s->pushed));
+			    (unsigned long long)at);
 			s->state = ST_FAILED;
 			parser_free(s);
 			return SB_XML_FAILED;
 		}
+		if (xmlDictSize(s->ctxt->dict) > DICT_MAX)
+			sb_xml_stream_hibernate(s);	/* no-op inside a stanza */
 	}
 }
 
@@ -699,7 +767,8 @@ sb_xml_stream_hibernate(struct sb_xml_stream *s)
 	s->boundary = (uint64_t)s->base;
 	s->utf8 = (struct sb_utf8)SB_UTF8_INIT;
 	parser_free(s);
-	sb_arena_reset(&s->arena);
+	sb_arena_free(&s->arena);
+	sb_arena_init(&s->arena, 0);
 	return 0;
 }
 

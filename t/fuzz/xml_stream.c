@@ -1,0 +1,173 @@
+/*
+ * xml_stream.c: libFuzzer target for the stream parser (lib/xml_stream.c).
+ *
+ * Input: one control byte, then the stream bytes. The bytes are parsed
+ * whole and again in pieces (size from the control byte), optionally
+ * hibernating between pieces. Both runs must deliver the same header,
+ * stanzas and close. On malformed input libxml2 may notice the error at a
+ * later piece (it looks ahead for an unquoted '>' before parsing a tag), so
+ * a run still waiting for input may have delivered less, never more or
+ * other: its events must be a prefix of the other run's. When both fail,
+ * they fail with the same condition, except that a stanza both too big and
+ * malformed may be reported as either (policy-violation or the other): the
+ * size is exact, but libxml2 reports text late after some errors. Every
+ * stanza must survive write -> parse unchanged. Any difference aborts.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ns.h"
+#include "xml.h"
+
+struct run {
+	struct sb_buf		 out;	/* events, one line each */
+	enum sb_xml_status	 status;
+	enum sb_xml_error	 err;
+	char			 errtext[160];
+	struct sb_xml_stream	*s;
+	const char		*content_ns;
+};
+
+static struct sb_xml_node *reparsed;
+
+static void
+keep(void *arg, struct sb_xml_node *st)
+{
+	struct sb_arena *a = arg;
+
+	reparsed = sb_xml_copy(a, st);
+}
+
+static const struct sb_xml_stream_cb reparse_cb = { NULL, keep, NULL };
+
+/* write(stanza) parsed again in a stream with the same content namespace. */
+static void
+check_round_trip(const struct sb_xml_node *st, const char *content_ns)
+{
+	struct sb_arena a;
+	struct sb_buf b = SB_BUF_INIT;
+	struct sb_xml_limits big = { 1 << 24, 1 << 16, 1 << 16 };
+	struct sb_xml_stream *s;
+
+	sb_arena_init(&a, 0);
+	s = sb_xml_stream_new(&reparse_cb, &a, &big);
+	sb_buf_append_str(&b, "<stream:stream xmlns:stream='" SB_NS_STREAMS "'");
+	if (content_ns != NULL) {
+		sb_buf_append_str(&b, " xmlns='");
+		sb_xml_escape_attr(&b, content_ns, strlen(content_ns));
+		sb_buf_append_str(&b, "'");
+	}
+	sb_buf_append_str(&b, ">");
+	sb_xml_write(&b, st, content_ns);
+	reparsed = NULL;
+	if (sb_xml_stream_feed(s, sb_buf_data(&b), sb_buf_len(&b)) != SB_XML_OK ||
+	    reparsed == NULL || !sb_xml_equal(reparsed, st))
+		abort();
+	sb_xml_stream_free(s);
+	sb_buf_free(&b);
+	sb_arena_free(&a);
+}
+
+static void
+on_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
+{
+	struct run *r = arg;
+
+	r->content_ns = content_ns;
+	sb_buf_append_str(&r->out, "H:");
+	sb_xml_write(&r->out, hdr, NULL);
+	sb_buf_printf(&r->out, "[%s]\n", content_ns ? content_ns : "");
+}
+
+static void
+on_stanza(void *arg, struct sb_xml_node *st)
+{
+	struct run *r = arg;
+
+	sb_buf_append_str(&r->out, "S:");
+	sb_xml_write(&r->out, st, r->content_ns);
+	sb_buf_append_char(&r->out, '\n');
+	check_round_trip(st, r->content_ns);
+}
+
+static void
+on_close(void *arg)
+{
+	sb_buf_append_str(&((struct run *)arg)->out, "C\n");
+}
+
+static const struct sb_xml_stream_cb cb = { on_header, on_stanza, on_close };
+
+static void
+parse(struct run *r, const uint8_t *p, size_t n, size_t step, int hibernate,
+    const struct sb_xml_limits *lim)
+{
+	enum sb_xml_status st = SB_XML_OK;
+
+	memset(r, 0, sizeof(*r));
+	r->s = sb_xml_stream_new(&cb, r, lim);
+	for (size_t off = 0; off < n && st == SB_XML_OK; off += step) {
+		st = sb_xml_stream_feed(r->s, p + off, n - off < step ? n - off : step);
+		if (hibernate)
+			sb_xml_stream_hibernate(r->s);
+	}
+	r->status = st;
+	r->err = sb_xml_stream_error(r->s);
+	snprintf(r->errtext, sizeof(r->errtext), "%s", sb_xml_stream_error_text(r->s));
+	sb_xml_stream_free(r->s);
+}
+
+static int
+is_prefix(const struct sb_buf *a, const struct sb_buf *b)
+{
+	return sb_buf_len(a) <= sb_buf_len(b) &&
+	    memcmp(sb_buf_data(a), sb_buf_data(b), sb_buf_len(a)) == 0;
+}
+
+static int
+consistent(const struct run *a, const struct run *b)
+{
+	int same = sb_buf_len(&a->out) == sb_buf_len(&b->out) && is_prefix(&a->out, &b->out);
+
+	if (a->status != SB_XML_OK && b->status != SB_XML_OK)
+		return same && a->status == b->status && (a->err == b->err ||
+		    a->err == SB_XML_ERR_POLICY_VIOLATION || b->err == SB_XML_ERR_POLICY_VIOLATION);
+	if (a->status == SB_XML_OK && b->status == SB_XML_OK)
+		return same;
+	return a->status == SB_XML_OK ? is_prefix(&a->out, &b->out) : is_prefix(&b->out, &a->out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sb_xml_limits lim = { 2048, 12, 12 };
+	struct run whole, pieces;
+	size_t step;
+	int hibernate;
+
+	if (size < 1)
+		return 0;
+	step = (data[0] & 0x3f) + 1;
+	hibernate = data[0] & 0x40;
+	if (data[0] & 0x80)
+		lim = (struct sb_xml_limits)SB_XML_DEFAULT_LIMITS;
+	data++;
+	size--;
+	parse(&whole, data, size, size ? size : 1, 0, &lim);
+	parse(&pieces, data, size, step, hibernate, &lim);
+	if (!consistent(&whole, &pieces)) {
+		fprintf(stderr, "whole (%d %s: %s):\n%s\n---\npieces of %zu%s (%d %s: %s):\n%s\n",
+		    whole.status, sb_xml_error_condition(whole.err), whole.errtext,
+		    sb_buf_data(&whole.out), step, hibernate ? ", hibernating" : "",
+		    pieces.status, sb_xml_error_condition(pieces.err), pieces.errtext,
+		    sb_buf_data(&pieces.out));
+		abort();
+	}
+	sb_buf_free(&whole.out);
+	sb_buf_free(&pieces.out);
+	return 0;
+}
