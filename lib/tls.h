@@ -43,7 +43,10 @@ enum sb_tls_cb_type {
 
 /* --- contexts --- */
 
-/* priority NULL: SB_TLS_DEFAULT_PRIORITY. NULL and err set on failure. */
+/*
+ * priority NULL: SB_TLS_SERVER_PRIORITY for a server context,
+ * SB_TLS_DEFAULT_PRIORITY for a client one. NULL and err set on failure.
+ */
 struct sb_tls_ctx *sb_tls_ctx_server(const char *priority, char *err, size_t errlen);
 /*
  * cafile NULL: the system trust store. verify 0 lets the handshake finish
@@ -122,5 +125,49 @@ int	 sb_tls_peer_has_cert(const struct sb_tls *tls);
  */
 int	 sb_tls_make_selfsigned(const char *domain, const char *certfile,
 	     const char *keyfile, char *err, size_t errlen);
+
+/* --- additions (beyond the first contract) --- */
+
+/*
+ * A faster server policy with the same versions: forward secrecy only (no
+ * static RSA key exchange), AEAD ciphers only, and the server's order
+ * preferred: AES-128-GCM and ChaCha20 (SHA-256 key schedule, much cheaper
+ * than SHA-384 in nettle) before AES-256-GCM, X25519 before the NIST
+ * curves. X25519 and P-256 come first because clients send key shares for
+ * those: a server-preferred group without a share would cost a
+ * HelloRetryRequest round trip.
+ */
+#define SB_TLS_SERVER_PRIORITY	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-RSA:" \
+	"-CIPHER-ALL:+AES-128-GCM:+CHACHA20-POLY1305:+AES-256-GCM:" \
+	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:" \
+	"+GROUP-FFDHE2048:+GROUP-FFDHE3072:%SERVER_PRECEDENCE:%PROFILE_MEDIUM"
+
+/*
+ * Trust for verifying peers: cafile (PEM) or, when NULL, the system store.
+ * sb_tls_ctx_client() already calls it; a server context needs it only to
+ * verify client certificates (s2s, SASL EXTERNAL).
+ */
+int	 sb_tls_ctx_set_trust(struct sb_tls_ctx *ctx, const char *cafile,
+	     char *err, size_t errlen);
+/* Server: ask clients for a certificate (optional for them). Default off. */
+void	 sb_tls_ctx_request_client_cert(struct sb_tls_ctx *ctx, int on);
+/*
+ * Client: on, the handshake fails unless the server's certificate verifies
+ * for the server_name given to sb_tls_new() (only the chain when that was
+ * NULL). Default off: the handshake finishes with any certificate and the
+ * caller asks sb_tls_peer_verify().
+ */
+void	 sb_tls_ctx_set_verify(struct sb_tls_ctx *ctx, int on);
+/* Whether this session was resumed from a session ticket. */
+int	 sb_tls_resumed(const struct sb_tls *tls);
+/*
+ * Client resumption. sb_tls_session_data() appends the data needed to
+ * resume to out; -1 when there is none yet (TLS 1.3 sends its ticket after
+ * the handshake: call it after sb_tls_read() has processed more input).
+ * sb_tls_session_resume() offers such data on a new session, before its
+ * handshake; a server that no longer knows the ticket does a full one.
+ */
+int	 sb_tls_session_data(const struct sb_tls *tls, struct sb_buf *out);
+int	 sb_tls_session_resume(struct sb_tls *tls, const void *data, size_t len);
 
 #endif
