@@ -35,8 +35,13 @@ CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Ilib -It $(PKG_CFLAGS) $(CFL
 LDLIBS_ALL = $(PKG_LIBS) -lunistring $(LDLIBS)
 
 # --- configuration: deps checked and installed, pkg-config flags captured ---
+# Every run checks (cheaply) that nothing went missing since config.mk was
+# made; if something did, config.mk is made again, which installs it.
 NO_CONFIG_GOALS := clean distclean deps
 ifneq ($(filter-out $(NO_CONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell tools/deps.sh --check >/dev/null 2>&1 || echo missing),)
+$(shell rm -f $(BUILD)/config.mk)
+endif
 -include $(BUILD)/config.mk
 endif
 

@@ -15,7 +15,9 @@ check_only=0
 has_pc()     { pkg-config --exists "$1" 2>/dev/null; }
 has_header() { [ -f "/usr/include/$1" ] || [ -f "/usr/include/x86_64-linux-gnu/$1" ]; }
 has_cmd()    { command -v "$1" >/dev/null 2>&1; }
-has_py()     { /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
+# A module directory is enough to know the package is there, and much faster
+# than starting python on every make.
+has_py()     { [ -d "/usr/lib/python3/dist-packages/$1" ] || /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
 
 missing=""
 need() {  # need CHECK PACKAGE
