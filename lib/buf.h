@@ -39,7 +39,8 @@ void	 sb_buf_append_str(struct sb_buf *b, const char *s);
 void	 sb_buf_append_char(struct sb_buf *b, char c);
 void	 sb_buf_printf(struct sb_buf *b, const char *fmt, ...)
 	     __attribute__((format(printf, 2, 3)));
-void	 sb_buf_vprintf(struct sb_buf *b, const char *fmt, va_list ap);
+void	 sb_buf_vprintf(struct sb_buf *b, const char *fmt, va_list ap)
+	     __attribute__((format(printf, 2, 0)));
 /* Space for at least 'want' bytes at the end; commit what was written. */
 char	*sb_buf_space(struct sb_buf *b, size_t want, size_t *avail);
 void	 sb_buf_commit(struct sb_buf *b, size_t n);

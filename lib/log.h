@@ -32,7 +32,8 @@ const char *sb_log_level_name(enum sb_log_level level);
 
 void	 sb_log(enum sb_log_level level, const char *fmt, ...)
 	     __attribute__((format(printf, 2, 3)));
-void	 sb_vlog(enum sb_log_level level, const char *fmt, va_list ap);
+void	 sb_vlog(enum sb_log_level level, const char *fmt, va_list ap)
+	     __attribute__((format(printf, 2, 0)));
 /* Log at error level and exit(1): only for broken invariants at start-up. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
