@@ -759,6 +759,9 @@ sb_xml_stream_hibernate(struct sb_xml_stream *s)
 		return -1;
 	if (s->ctxt == NULL)
 		return 0;
+	/* Between stanzas, not inside a CDATA section libxml2 has begun. */
+	if (s->ctxt->instate != XML_PARSER_CONTENT)
+		return -1;
 	in = s->ctxt->input;
 	/* Unparsed whitespace between stanzas means nothing: drop it. */
 	if (!all_space(in->cur, in->end))

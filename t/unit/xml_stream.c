@@ -475,6 +475,9 @@ test_hibernate(void)
 	ok(strstr(sb_buf_data(&t.out), "S:<result xmlns='jabber:server:dialback' from='a'>k</result>") != NULL,
 	    "header prefixes still bound after waking up");
 	ok(sb_xml_stream_hibernate(t.s) == 0, "hibernate with only whitespace pending");
+	sb_xml_stream_feed(t.s, "<![CDATA[ab", 11);
+	ok(sb_xml_stream_hibernate(t.s) != 0, "cannot hibernate inside a CDATA section between stanzas");
+	sb_xml_stream_feed(t.s, "<x/>]]>", 7);
 	sb_xml_stream_feed(t.s, "<message><bo", 12);
 	ok(sb_xml_stream_hibernate(t.s) != 0, "cannot hibernate inside a stanza");
 	sb_xml_stream_feed(t.s, "dy>x</body></message></stream:stream>", 37);
