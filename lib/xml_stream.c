@@ -595,14 +595,22 @@ sb_xml_stream_free(struct sb_xml_stream *s)
 
 /* --- feeding --- */
 
+static enum sb_xml_status process(struct sb_xml_stream *, const char *, size_t);
+
+/* The stream is dead: free the parser and say so. */
+static enum sb_xml_status
+failed(struct sb_xml_stream *s)
+{
+	s->state = ST_FAILED;
+	parser_free(s);
+	return SB_XML_FAILED;
+}
+
 static enum sb_xml_status
 check_after_piece(struct sb_xml_stream *s)
 {
-	if (s->err != SB_XML_ERR_NONE) {
-		s->state = ST_FAILED;
-		parser_free(s);
-		return SB_XML_FAILED;
-	}
+	if (s->err != SB_XML_ERR_NONE)
+		return failed(s);
 	if (s->state == ST_CLOSED) {
 		parser_free(s);
 		return SB_XML_CLOSED;
@@ -612,70 +620,81 @@ check_after_piece(struct sb_xml_stream *s)
 	    (int64_t)(s->lim.max_stanza + GUARD_SLACK)) {
 		fail(s, SB_XML_ERR_POLICY_VIOLATION, "stanza larger than %zu bytes",
 		    s->lim.max_stanza);
-		s->state = ST_FAILED;
-		parser_free(s);
-		return SB_XML_FAILED;
+		return failed(s);
 	}
 	return SB_XML_OK;
+}
+
+/*
+ * How much of the n bytes at p to push next: at most PIECE, never past the
+ * guard threshold (so that wherever the input was split, libxml2 holds the
+ * same bytes when the guard fires), and only valid UTF-8 without NUL
+ * (U+0000 is valid UTF-8 but never XML; libxml2 would take it as the end).
+ * *bad is set when the piece stops short at an invalid byte.
+ */
+static size_t
+next_piece(struct sb_xml_stream *s, const char *p, size_t n, int *bad)
+{
+	size_t piece = n < PIECE ? n : PIECE, valid;
+	int64_t room = (int64_t)s->boundary + (int64_t)(s->lim.max_stanza + GUARD_SLACK) + 1 -
+	    (s->base + (int64_t)s->pushed);
+	const char *nul;
+
+	if (room > 0 && (uint64_t)room < piece)
+		piece = (size_t)room;
+	valid = sb_utf8_scan(&s->utf8, p, piece);
+	if ((nul = memchr(p, '\0', valid)) != NULL)
+		valid = (size_t)(nul - p);
+	*bad = valid < piece;
+	return valid;
+}
+
+/* A callback halted the parser: keep what it did not parse, then stop or restart. */
+static enum sb_xml_status
+after_halt(struct sb_xml_stream *s, const char *p, size_t n)
+{
+	enum sb_xml_status st;
+	struct sb_buf rest;
+
+	parser_free(s);
+	sb_buf_append(&s->leftover, p, n);
+	if (s->stop) {
+		s->stop = 0;
+		return SB_XML_STOPPED;
+	}
+	/* Restart alone: go on with the new stream. */
+	rest = s->leftover;
+	s->leftover = (struct sb_buf)SB_BUF_INIT;
+	do_restart(s);
+	st = process(s, sb_buf_data(&rest), sb_buf_len(&rest));
+	sb_buf_free(&rest);
+	return st;
 }
 
 static enum sb_xml_status
 process(struct sb_xml_stream *s, const char *p, size_t n)
 {
 	enum sb_xml_status st;
+	size_t valid;
+	int bad;
 
 	for (;;) {
-		size_t piece, valid;
-
 		if (s->restart)
 			do_restart(s);
 		if (n == 0)
 			return SB_XML_OK;
 		if (s->ctxt == NULL)
 			parser_new(s);
-		piece = n < PIECE ? n : PIECE;
-		/*
-		 * Never push past the guard threshold: wherever the input was
-		 * split, libxml2 then holds the same bytes when the guard fires.
-		 */
-		{
-			int64_t room = (int64_t)s->boundary + (int64_t)(s->lim.max_stanza + GUARD_SLACK) + 1 -
-			    (s->base + (int64_t)s->pushed);
-
-			if (room > 0 && (uint64_t)room < piece)
-				piece = (size_t)room;
-		}
-		valid = sb_utf8_scan(&s->utf8, p, piece);
-		/* U+0000 is valid UTF-8 but never XML; libxml2 would take it as the end. */
-		const char *nul = memchr(p, '\0', valid);
-
-		if (nul != NULL)
-			valid = (size_t)(nul - p);
+		valid = next_piece(s, p, n, &bad);
 		if (valid > 0)
 			push(s, p, valid);
 		p += valid;
 		n -= valid;
-		if (s->stop || (s->restart && s->err == SB_XML_ERR_NONE)) {
-			/* A callback halted the parser; what it did not parse is leftover. */
-			int stopped = s->stop;
-
-			s->stop = 0;
-			parser_free(s);
-			sb_buf_append(&s->leftover, p, n);
-			if (stopped)
-				return SB_XML_STOPPED;
-			/* Restart alone: go on with the new stream. */
-			struct sb_buf rest = s->leftover;
-
-			s->leftover = (struct sb_buf)SB_BUF_INIT;
-			do_restart(s);
-			st = process(s, sb_buf_data(&rest), sb_buf_len(&rest));
-			sb_buf_free(&rest);
-			return st;
-		}
+		if (s->stop || (s->restart && s->err == SB_XML_ERR_NONE))
+			return after_halt(s, p, n);
 		if ((st = check_after_piece(s)) != SB_XML_OK)
 			return st;
-		if (valid < piece) {
+		if (bad) {
 			uint64_t at = (uint64_t)(s->base + (int64_t)s->pushed);
 
 			/*
@@ -686,9 +705,7 @@ process(struct sb_xml_stream *s, const char *p, size_t n)
 			xmlParseChunk(s->ctxt, NULL, 0, 1);
 			fail(s, SB_XML_ERR_NOT_WELL_FORMED, "invalid UTF-8 or NUL at byte %llu",
 			    (unsigned long long)at);
-			s->state = ST_FAILED;
-			parser_free(s);
-			return SB_XML_FAILED;
+			return failed(s);
 		}
 		if (xmlDictSize(s->ctxt->dict) > DICT_MAX)
 			sb_xml_stream_hibernate(s);	/* no-op inside a stanza */
