@@ -31,7 +31,7 @@ OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined
 SAN_LDFLAGS := -fsanitize=address,undefined
 endif
-CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Ilib -It $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Ilib -Istorage -It $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lunistring $(LDLIBS)
 
 # --- configuration: deps checked and installed, pkg-config flags captured ---
@@ -56,18 +56,30 @@ LIB_SRC   := $(sort $(wildcard lib/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB_A     := $(BUILD)/libsb.a
 
+# storage/: the API and drivers, with the SQL embedded from storage/sql and
+# storage/schema by tools/sqlgen.sh.
+DIALECTS  := sqlite pgsql
+STORE_SRC := $(sort $(wildcard storage/*.c))
+STORE_GEN := $(DIALECTS:%=$(BUILD)/storage/sql_%.c)
+STORE_OBJ := $(STORE_SRC:%.c=$(BUILD)/%.o) $(STORE_GEN:.c=.o)
+STORE_A   := $(BUILD)/libsbstore.a
+
 UNIT_SRC  := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN  := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%.t)
 
 BENCH_SRC := $(sort $(wildcard tools/bench/micro_*.c))
 BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(BUILD)/bench/%)
 
+# sbctl, the admin command: tools/sbctl/*.c.
+SBCTL_SRC := $(sort $(wildcard tools/sbctl/*.c))
+SBCTL     := $(if $(SBCTL_SRC),$(BUILD)/sbctl)
+
 # Server processes are added here as they land: each DIR/ has its own main.c.
-PROGS     :=
+PROGS     := $(SBCTL)
 
 .PHONY: all test asan fuzz bench run deps install clean distclean
 
-all: $(LIB_A) $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
+all: $(LIB_A) $(STORE_A) $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c | $(BUILD)/config.mk
 	@mkdir -p $(dir $@)
@@ -77,15 +89,30 @@ $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/t/%.t: $(BUILD)/t/unit/%.o $(LIB_A)
+$(BUILD)/storage/sql_%.c: storage/sql/%.sql storage/queries.h tools/sqlgen.sh \
+		$(wildcard storage/schema/*/*.sql) | $(BUILD)/config.mk
+	@mkdir -p $(dir $@)
+	tools/sqlgen.sh $* $@
+
+$(BUILD)/storage/sql_%.o: $(BUILD)/storage/sql_%.c
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(STORE_A): $(STORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/t/%.t: $(BUILD)/t/unit/%.o $(STORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: $(BUILD)/tools/bench/%.o $(LIB_A)
+$(BUILD)/bench/%: $(BUILD)/tools/bench/%.o $(STORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
--include $(LIB_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
+$(BUILD)/sbctl: $(SBCTL_SRC:%.c=$(BUILD)/%.o) $(STORE_A) $(LIB_A)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+-include $(SBCTL_SRC:%.c=$(BUILD)/%.d) $(LIB_OBJ:.o=.d) $(STORE_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
 
 # --- tests ---
 # C unit tests are binaries in $(BUILD)/t; protocol tests are scripts t/*.t.
@@ -137,6 +164,8 @@ deps:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/switchboard $(DESTDIR)$(PREFIX)/share/switchboard
 	$(if $(PROGS),install -d $(DESTDIR)$(PREFIX)/sbin && install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/)
+	install -d $(DESTDIR)$(PREFIX)/share/switchboard/schema
+	cp -r storage/schema/* $(DESTDIR)$(PREFIX)/share/switchboard/schema/
 	install -d $(DESTDIR)$(PREFIX)/etc/switchboard
 	$(if $(wildcard etc/*.xml),install -m 644 $(wildcard etc/*.xml) $(DESTDIR)$(PREFIX)/etc/switchboard/)
 

@@ -40,6 +40,7 @@ need 'has_cmd prove'                 perl
 need 'has_cmd certtool'              gnutls-bin
 need '[ -x /usr/bin/python3 ]'       python3
 need 'has_py slixmpp'                python3-slixmpp
+need '[ -n "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ]' postgresql
 need 'has_cmd clang'                 clang
 need '[ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ]' libclang-rt-dev
 
