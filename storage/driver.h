@@ -53,7 +53,7 @@ struct sb_driver {
 	/* SQL of each query and the migrations, generated from storage/sql and storage/schema. */
 	const char *const		*sql;
 	const struct sb_migration	*migrations;
-	size_t				 nmigrations;
+	const size_t			*nmigrations;	/* the generated count */
 	/*
 	 * Set up (st->driver_state) without blocking: connections may be made
 	 * in the background. -1 with err only for a configuration that cannot

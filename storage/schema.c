@@ -128,7 +128,7 @@ migrate_next(struct migrate_op *op)
 	struct sb_store_stmt stmt;
 	struct sb_store_req *req;
 
-	if ((size_t)op->version >= d->nmigrations) {
+	if ((size_t)op->version >= *d->nmigrations) {
 		deliver_int(op->cb, op->arg, op->version);
 		free(op);
 		return;
@@ -154,7 +154,7 @@ migrate_from(const struct sb_store_result *r, void *arg)
 		return;
 	}
 	op->version = (int)sb_store_int(r, 0, 0);
-	if (op->version < 0 || (size_t)op->version > op->st->driver->nmigrations) {
+	if (op->version < 0 || (size_t)op->version > *op->st->driver->nmigrations) {
 		snprintf(msg, sizeof(msg), "database schema version %d is newer than this "
 		    "build knows (%d): upgrade switchboard", op->version, sb_store_schema_latest());
 		deliver_error(op->cb, op->arg, SB_STORE_E_INTERNAL, msg);
