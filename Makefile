@@ -151,6 +151,12 @@ build-fuzz/fuzz/%: t/fuzz/%.c build-fuzz/libsb.a
 # --- benchmarks (never timed in tests) ---
 bench: all
 	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@echo "== $(BUILD)/bench/micro_storage on PostgreSQL (a throwaway server)"
+	@d=$$(mktemp -d /tmp/sb-bench-pg-XXXXXX); \
+	if ci=$$(t/lib/pgserver.sh start $$d 2>/dev/null); then \
+	  $(BUILD)/bench/micro_storage "pgsql:$$ci"; st=$$?; \
+	  t/lib/pgserver.sh stop $$d >/dev/null 2>&1; exit $$st; \
+	else echo "PostgreSQL not available: skipped"; rm -rf $$d; fi
 
 # --- running ---
 run: all
