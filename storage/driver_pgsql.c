@@ -42,12 +42,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+
 #include <libpq-fe.h>
 
 #ifndef LIBPQ_HAS_PIPELINING
 #error "the pgsql driver needs libpq 14 or newer (pipeline mode)"
 #endif
 
+#include "buf.h"
 #include "driver.h"
 #include "log.h"
 #include "pgsql_codec.h"
@@ -73,7 +77,7 @@ enum entry_kind {
 
 enum script_phase { PH_SCRIPT, PH_STMTS, PH_COMMIT, PH_ROLLBACK };
 enum prep_state { PREP_NONE, PREP_PENDING, PREP_READY };
-enum conn_state { C_DOWN, C_CONNECTING, C_UP, C_CLOSED };
+enum conn_state { C_DOWN, C_RESOLVING, C_CONNECTING, C_UP, C_CLOSED };
 
 /* One step in a connection's pipeline; requests carry theirs in their arena. */
 struct pg_entry {
@@ -97,10 +101,22 @@ struct pg_poll {
 	int			 events;
 };
 
+/*
+ * A host name lookup on libuv's thread pool (libpq would resolve it
+ * synchronously, on the loop). Like a socket watch it may outlive its
+ * connection, and it holds the store open until its callback has run.
+ */
+struct pg_lookup {
+	uv_getaddrinfo_t	 req;
+	struct pg_store		*ps;
+	struct pg_conn		*conn;		/* NULL once dropped */
+};
+
 struct pg_conn {
 	struct pg_store		*ps;
 	PGconn			*pg;
 	struct pg_poll		*poll;
+	struct pg_lookup	*lookup;
 	uv_timer_t		 timer;		/* reconnect, connect timeout, stall watch */
 	enum conn_state		 state;
 	int			 exclusive;	/* a script waits or runs: take nothing new */
@@ -117,6 +133,7 @@ struct pg_store {
 	struct sb_store		*st;
 	uv_loop_t		*loop;
 	char			*where;		/* host/port/dbname for logs, no secrets */
+	char			*lookup_host;	/* a host name to resolve ourselves, or NULL */
 	struct pg_conn		*conns;
 	int			 nconns;
 	struct sb_store_req	*queue, *queue_tail;	/* waiting for a connection */
@@ -274,6 +291,7 @@ store_free(struct pg_store *ps)
 		free(ps->bad[q]);
 	free(ps->conns);
 	free(ps->where);
+	free(ps->lookup_host);
 	free(ps);
 	st->driver_state = NULL;
 	sb_store_closed(st);
@@ -552,6 +570,7 @@ on_conn_timer(uv_timer_t *t)
 	case C_DOWN:
 		conn_connect(c);
 		break;
+	case C_RESOLVING:
 	case C_CONNECTING:
 		snprintf(msg, sizeof(msg), "no answer within %d ms", PG_CONNECT_MS);
 		connect_failed(c, msg);
@@ -583,6 +602,12 @@ conn_schedule(struct pg_conn *c)
 static void
 conn_reset(struct pg_conn *c)
 {
+	if (c->lookup != NULL) {
+		/* Its callback still comes (UV_ECANCELED or a late answer) and frees it. */
+		c->lookup->conn = NULL;
+		uv_cancel((uv_req_t *)&c->lookup->req);
+		c->lookup = NULL;
+	}
 	poll_drop(c);
 	if (c->pg != NULL)
 		PQfinish(c->pg);
@@ -604,10 +629,17 @@ connect_failed(struct pg_conn *c, const char *why)
 	conn_maybe_finish(c);
 }
 
+/* Start libpq's connect; with addresses, host and hostaddr lists override the conninfo's. */
 static void
-conn_connect(struct pg_conn *c)
+conn_start(struct pg_conn *c, const char *hosts, const char *addrs)
 {
-	c->pg = PQconnectStart(c->ps->st->conf.pg_conninfo);
+	const char *keys[] = { "dbname", "host", "hostaddr", NULL };
+	const char *vals[] = { c->ps->st->conf.pg_conninfo, hosts, addrs, NULL };
+
+	if (addrs == NULL)
+		keys[1] = NULL;
+	/* expand_dbname: the first "dbname" is the whole conninfo; later keys override it. */
+	c->pg = PQconnectStartParams(keys, vals, 1);
 	if (c->pg == NULL)
 		fatal("storage (pgsql): out of memory");
 	if (PQstatus(c->pg) == CONNECTION_BAD) {
@@ -616,10 +648,93 @@ conn_connect(struct pg_conn *c)
 	}
 	PQsetNoticeProcessor(c->pg, on_notice, c);
 	c->state = C_CONNECTING;
-	uv_timer_start(&c->timer, on_conn_timer, PG_CONNECT_MS, 0);
 	/* Before the first PQconnectPoll, libpq wants to write. */
 	if (poll_set(c, UV_WRITABLE, 1) == -1)
 		connect_failed(c, NULL);
+}
+
+/*
+ * Every address of the name, in the resolver's order, as parallel lists
+ * "name,name,..." and "addr1,addr2,...": libpq tries them in turn, and
+ * still checks a TLS certificate against the name.
+ */
+static void
+start_with_addresses(struct pg_conn *c, const struct addrinfo *ai)
+{
+	struct sb_buf hosts = SB_BUF_INIT, addrs = SB_BUF_INIT;
+	char ip[INET6_ADDRSTRLEN];
+	int n = 0;
+
+	for (; ai != NULL && n < 8; ai = ai->ai_next) {
+		const void *a = ai->ai_family == AF_INET6 ?
+		    (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr :
+		    (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
+
+		if (inet_ntop(ai->ai_family, a, ip, sizeof(ip)) == NULL)
+			continue;
+		sb_buf_printf(&hosts, "%s%s", n ? "," : "", c->ps->lookup_host);
+		sb_buf_printf(&addrs, "%s%s", n ? "," : "", ip);
+		n++;
+	}
+	if (n == 0)
+		connect_failed(c, "the host name has no IPv4 or IPv6 address");
+	else
+		conn_start(c, sb_buf_data(&hosts), sb_buf_data(&addrs));
+	sb_buf_free(&hosts);
+	sb_buf_free(&addrs);
+}
+
+static void
+on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+{
+	struct pg_lookup *l = (struct pg_lookup *)req;
+	struct pg_store *ps = l->ps;
+	struct pg_conn *c = l->conn;
+	char msg[256];
+
+	if (c != NULL) {
+		c->lookup = NULL;
+		if (status < 0) {
+			snprintf(msg, sizeof(msg), "cannot resolve %s: %s", ps->lookup_host,
+			    uv_strerror(status));
+			connect_failed(c, msg);
+		} else {
+			start_with_addresses(c, ai);
+		}
+	}
+	uv_freeaddrinfo(ai);
+	free(l);
+	if (--ps->handles == 0)
+		store_free(ps);
+}
+
+static void
+conn_connect(struct pg_conn *c)
+{
+	static const struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct pg_lookup *l;
+	char msg[160];
+	int rc;
+
+	uv_timer_start(&c->timer, on_conn_timer, PG_CONNECT_MS, 0);
+	if (c->ps->lookup_host == NULL) {
+		conn_start(c, NULL, NULL);
+		return;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->ps = c->ps;
+	l->conn = c;
+	rc = uv_getaddrinfo(c->ps->loop, &l->req, on_resolved, c->ps->lookup_host, NULL, &hints);
+	if (rc != 0) {
+		free(l);
+		snprintf(msg, sizeof(msg), "cannot resolve %s: %s", c->ps->lookup_host,
+		    uv_strerror(rc));
+		connect_failed(c, msg);
+		return;
+	}
+	c->ps->handles++;
+	c->lookup = l;
+	c->state = C_RESOLVING;
 }
 
 /* The session's settings go first in the pipeline; requests may follow at once. */
@@ -1146,6 +1261,40 @@ describe_conninfo(const PQconninfoOption *opts)
 	return xstrdup(len ? buf : "the default server");
 }
 
+static const char *
+conninfo_value(const PQconninfoOption *opts, const char *key)
+{
+	for (; opts->keyword != NULL; opts++)
+		if (strcmp(opts->keyword, key) == 0)
+			return opts->val != NULL && opts->val[0] != '\0' ? opts->val : NULL;
+	return NULL;
+}
+
+/*
+ * libpq resolves a host name synchronously when a connect starts, which
+ * would block the loop. A single host name without a hostaddr is resolved
+ * here instead (on libuv's thread pool); unix sockets and addresses need
+ * nothing. Several hosts are left to libpq, with a warning.
+ */
+static char *
+host_to_resolve(const PQconninfoOption *opts)
+{
+	const char *host = conninfo_value(opts, "host");
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	if (host == NULL)
+		host = getenv("PGHOST");
+	if (host == NULL || conninfo_value(opts, "hostaddr") != NULL || host[0] == '/' ||
+	    host[0] == '@' || inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1)
+		return NULL;
+	if (strchr(host, ',') != NULL) {
+		log_warn("storage (pgsql): several hosts in the conninfo: libpq resolves their "
+		    "names while the server waits; give hostaddr= to avoid it");
+		return NULL;
+	}
+	return xstrdup(host);
+}
+
 static int
 pg_open(struct sb_store *st, char *err, size_t errlen)
 {
@@ -1163,6 +1312,7 @@ pg_open(struct sb_store *st, char *err, size_t errlen)
 	ps->st = st;
 	ps->loop = st->loop;
 	ps->where = describe_conninfo(opts);
+	ps->lookup_host = host_to_resolve(opts);
 	PQconninfoFree(opts);
 	check_catalogue(ps);
 	ps->nconns = st->conf.pool;

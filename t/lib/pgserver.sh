@@ -8,6 +8,9 @@
 #   pgserver.sh kill DIR      stop it immediately, keep DIR (for restart tests)
 #   pgserver.sh restart DIR   start it again after kill (or restart a running one)
 #
+# With PGSERVER_TCP_PORT=N in the environment, start also listens on
+# 127.0.0.1 port N (for tests that connect by host name).
+#
 # Run as root, the server runs as the postgres user (PostgreSQL refuses root),
 # so DIR must be reachable by that user (a mktemp -d under /tmp is). Exits 2
 # when PostgreSQL is not installed, so that tests can report a skip; `make
@@ -72,15 +75,16 @@ start() {
 		# pgserver.sh: a test server on a unix socket only. No fsync: only a
 		# machine crash could lose data. synchronous_commit stays on, so that
 		# what was committed survives "kill" (an immediate shutdown).
-		listen_addresses = ''
+		listen_addresses = '${PGSERVER_TCP_PORT:+127.0.0.1}'
+		port = ${PGSERVER_TCP_PORT:-5432}
 		unix_socket_directories = '$dir'
 		fsync = off
 		full_page_writes = off
 		max_connections = 100
 	EOF
 	start_server
-	as_pg "$bin/createdb" -h "$dir" -U postgres switchboard >&2
-	echo "host=$dir dbname=switchboard user=postgres"
+	as_pg "$bin/createdb" -h "$dir" -p "${PGSERVER_TCP_PORT:-5432}" -U postgres switchboard >&2
+	echo "host=$dir port=${PGSERVER_TCP_PORT:-5432} dbname=switchboard user=postgres"
 }
 
 case $cmd in
