@@ -74,8 +74,11 @@ BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(BUILD)/bench/%)
 SBCTL_SRC := $(sort $(wildcard tools/sbctl/*.c))
 SBCTL     := $(if $(SBCTL_SRC),$(BUILD)/sbctl)
 
-# Server processes are added here as they land: each DIR/ has its own main.c.
-PROGS     := $(SBCTL)
+# Server processes: each DIR/ with a main.c is built into $(BUILD)/sb-DIR.
+PROC_DIRS := $(patsubst %/main.c,%,$(wildcard router/main.c c2s/main.c sm/main.c s2s/main.c muc/main.c))
+PROC_BINS := $(PROC_DIRS:%=$(BUILD)/sb-%)
+
+PROGS     := $(SBCTL) $(PROC_BINS)
 
 .PHONY: all test asan fuzz bench run deps install clean distclean
 
@@ -112,7 +115,15 @@ $(BUILD)/bench/%: $(BUILD)/tools/bench/%.o $(STORE_A) $(LIB_A)
 $(BUILD)/sbctl: $(SBCTL_SRC:%.c=$(BUILD)/%.o) $(STORE_A) $(LIB_A)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
--include $(SBCTL_SRC:%.c=$(BUILD)/%.d) $(LIB_OBJ:.o=.d) $(STORE_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
+# One link rule per process directory.
+define PROC_RULE
+$(BUILD)/sb-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(STORE_A) $(LIB_A)
+	$$(CC) $$(SAN_LDFLAGS) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach d,$(PROC_DIRS),$(eval $(call PROC_RULE,$(d))))
+
+-include $(SBCTL_SRC:%.c=$(BUILD)/%.d) $(LIB_OBJ:.o=.d) \
+	$(patsubst %.c,$(BUILD)/%.d,$(foreach d,$(PROC_DIRS),$(wildcard $(d)/*.c))) $(STORE_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
 
 # --- tests ---
 # C unit tests are binaries in $(BUILD)/t; protocol tests are scripts t/*.t.
