@@ -125,6 +125,15 @@ sb_buf_consume(struct sb_buf *b, size_t n)
 }
 
 void
+sb_buf_truncate(struct sb_buf *b, size_t n)
+{
+	if (n >= b->len)
+		return;
+	b->len = n;
+	b->base[b->off + n] = '\0';
+}
+
+void
 sb_buf_clear(struct sb_buf *b)
 {
 	sb_buf_consume(b, b->len);

@@ -45,6 +45,8 @@ void	 sb_buf_vprintf(struct sb_buf *b, const char *fmt, va_list ap)
 char	*sb_buf_space(struct sb_buf *b, size_t want, size_t *avail);
 void	 sb_buf_commit(struct sb_buf *b, size_t n);
 void	 sb_buf_consume(struct sb_buf *b, size_t n);
+/* Keep only the first n bytes (n larger than the length changes nothing). */
+void	 sb_buf_truncate(struct sb_buf *b, size_t n);
 void	 sb_buf_clear(struct sb_buf *b);
 /* Release the memory; the buffer stays usable (empty). */
 void	 sb_buf_free(struct sb_buf *b);

@@ -193,6 +193,22 @@ void	 sb_xml_stream_restart(struct sb_xml_stream *s);
  * the middle of something (nothing changes then).
  */
 int	 sb_xml_stream_hibernate(struct sb_xml_stream *s);
+/*
+ * Shallow mode, for the router: each stanza is delivered as its top-level
+ * element and that element's child elements, with their attributes but
+ * nothing below them and no text (a <route/> envelope's inner stanza shows
+ * as its child); and the stanza's bytes exactly as they arrived are
+ * available during the stanza callback, so they can be forwarded without
+ * serializing a tree. A stream whose header declares namespace prefixes
+ * other than the streams prefix cannot give self-contained bytes (a stanza
+ * may use them): shallow mode then builds full trees and sb_xml_stream_raw()
+ * returns NULL. Set it before the header arrives.
+ */
+void	 sb_xml_stream_set_shallow(struct sb_xml_stream *s, int on);
+/* During the stanza callback: the stanza's bytes, or NULL (see above). */
+const char *sb_xml_stream_raw(const struct sb_xml_stream *s, size_t *len);
+/* During the stanza callback: the bytes of the stanza's first child element, or NULL. */
+const char *sb_xml_stream_raw_child(const struct sb_xml_stream *s, size_t *len);
 /* Take ownership of the arena holding the current stanza (from the stanza callback). */
 void	 sb_xml_stream_take_arena(struct sb_xml_stream *s, struct sb_arena *out);
 enum sb_xml_error sb_xml_stream_error(const struct sb_xml_stream *s);

@@ -78,6 +78,16 @@ struct sb_xml_stream {
 	uint64_t			 boundary;	/* where the next stanza starts */
 	int				 piece_ends_cr;
 
+	/* shallow mode (the router): see sb_xml_stream_set_shallow() */
+	int				 shallow;	/* asked for */
+	int				 shallow_on;	/* in effect for this stream */
+	struct sb_buf			 raw;		/* bytes pushed, from raw_base on */
+	uint64_t			 raw_base;
+	uint64_t			 inner_mark;	/* where the stanza's last direct content ended */
+	uint64_t			 child_start, child_end;	/* its first child; 0: none */
+	const char			*raw_stanza, *raw_child;	/* during the callback */
+	size_t				 raw_stanza_len, raw_child_len;
+
 	struct sb_utf8			 utf8;
 	int				 in_callback;
 	int				 stop;	/* stop requested by a callback */
@@ -168,6 +178,39 @@ over_limit(struct sb_xml_stream *s, uint64_t end)
 	return 1;
 }
 
+/* --- raw bytes (shallow mode) --- */
+
+/* Bytes before the boundary will never be asked for again. */
+static void
+raw_trim(struct sb_xml_stream *s)
+{
+	uint64_t n;
+
+	if (!s->shallow || s->boundary <= s->raw_base)
+		return;
+	n = s->boundary - s->raw_base;
+	sb_buf_consume(&s->raw, n < sb_buf_len(&s->raw) ? n : sb_buf_len(&s->raw));
+	s->raw_base = s->boundary;
+}
+
+/* The bytes of [from, to) as stream offsets, which the raw buffer holds. */
+static const char *
+raw_range(struct sb_xml_stream *s, uint64_t from, uint64_t to, size_t *len)
+{
+	if (from < s->raw_base || to < from || to - s->raw_base > sb_buf_len(&s->raw))
+		return NULL;
+	*len = (size_t)(to - from);
+	return sb_buf_data(&s->raw) + (from - s->raw_base);
+}
+
+/* Start over at stream offset at (restart, hibernate): nothing before it is needed. */
+static void
+raw_reset(struct sb_xml_stream *s, uint64_t at)
+{
+	sb_buf_free(&s->raw);
+	s->raw_base = at;
+}
+
 /*
  * Copy the bytes libxml2 holds but has not parsed into the leftover buffer
  * (libxml2 throws them away when halted). A chunk ending in CR has that CR
@@ -185,6 +228,8 @@ capture_unparsed(struct sb_xml_stream *s)
 	/* The captured bytes start at a character boundary and get scanned again. */
 	s->utf8 = (struct sb_utf8)SB_UTF8_INIT;
 	s->base = (int64_t)parse_offset(s);	/* where the leftover starts */
+	if ((uint64_t)s->base >= s->raw_base)
+		sb_buf_truncate(&s->raw, (size_t)((uint64_t)s->base - s->raw_base));
 }
 
 /* Halt from inside a callback: keep the unparsed bytes, stop libxml2. */
@@ -284,6 +329,18 @@ stream_header(struct sb_xml_stream *s, const xmlChar *localname, const xmlChar *
 	build_replay(s, prefix, nb_namespaces, namespaces);
 	s->state = ST_OPEN;
 	s->boundary = start_tag_end(s);
+	/* A stanza's bytes are self-contained unless it may use a prefix of the header. */
+	s->shallow_on = s->shallow;
+	for (int i = 0; i < nb_namespaces; i++) {
+		const xmlChar *p = namespaces[2 * i];
+
+		if (p != NULL && (prefix == NULL || strcmp((const char *)p, (const char *)prefix) != 0))
+			s->shallow_on = 0;
+	}
+	if (s->shallow_on)
+		raw_trim(s);
+	else
+		raw_reset(s, 0);
 	if (s->cb->header != NULL) {
 		s->in_callback = 1;
 		s->cb->header(s->arg, s->hdr, s->content_ns);
@@ -320,12 +377,19 @@ sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlC
 	}
 	if (over_limit(s, start_tag_end(s)))
 		return;
-	n = build_element(&s->arena, localname, uri, nb_attributes, attributes);
-	if (s->depth == 1)
-		s->stanza = n;
-	else
+	if (s->depth == 1) {
+		n = build_element(&s->arena, localname, uri, nb_attributes, attributes);
+		s->stanza = s->cur = n;
+		s->inner_mark = start_tag_end(s);
+		s->child_start = s->child_end = 0;
+	} else if (!s->shallow_on || s->depth == 2) {
+		/* Shallow: the stanza's own children only, and where the first one starts. */
+		n = build_element(&s->arena, localname, uri, nb_attributes, attributes);
 		sb_xml_append(s->cur, n);
-	s->cur = n;
+		s->cur = n;
+		if (s->shallow_on && s->child_start == 0)
+			s->child_start = s->inner_mark;
+	}
 	s->depth++;
 }
 
@@ -334,13 +398,22 @@ deliver_stanza(struct sb_xml_stream *s)
 {
 	struct sb_xml_node *stanza = s->stanza;
 
+	uint64_t start = s->boundary, end = parse_offset(s);
+
 	s->stanza = s->cur = NULL;
-	s->boundary = parse_offset(s);
+	s->boundary = end;
+	if (s->shallow_on) {
+		s->raw_stanza = raw_range(s, start, end, &s->raw_stanza_len);
+		if (s->child_end != 0)
+			s->raw_child = raw_range(s, s->child_start, s->child_end, &s->raw_child_len);
+	}
 	if (s->cb->stanza != NULL) {
 		s->in_callback = 1;
 		s->cb->stanza(s->arg, stanza);
 		s->in_callback = 0;
 	}
+	s->raw_stanza = s->raw_child = NULL;
+	raw_trim(s);
 	sb_arena_reset(&s->arena);
 	if (s->stop || s->restart)
 		halt_in_callback(s);
@@ -366,10 +439,16 @@ sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlCha
 	}
 	if (over_limit(s, parse_offset(s)))
 		return;
-	if (s->depth == 1)
+	if (s->depth == 1) {
 		deliver_stanza(s);
-	else
+	} else if (!s->shallow_on) {
 		s->cur = s->cur->parent;
+	} else if (s->depth == 2) {
+		s->cur = s->cur->parent;
+		s->inner_mark = parse_offset(s);
+		if (s->child_end == 0)
+			s->child_end = s->inner_mark;
+	}
 }
 
 static void
@@ -382,10 +461,16 @@ sax_text(void *ctx, const xmlChar *ch, int len)
 	if (s->depth <= 1) {
 		/* Whitespace between stanzas (keepalives): the next stanza starts after it. */
 		s->boundary = text_end(s, ch, len);
+		raw_trim(s);
 		return;
 	}
 	if (over_limit(s, text_end(s, ch, len)))
 		return;
+	if (s->shallow_on) {
+		if (s->depth == 2)
+			s->inner_mark = text_end(s, ch, len);
+		return;
+	}
 	sb_xml_add_text(&s->arena, s->cur, (const char *)ch, (size_t)len);
 }
 
@@ -497,6 +582,8 @@ push(struct sb_xml_stream *s, const char *p, size_t n)
 
 	s->piece_ends_cr = n > 0 && p[n - 1] == '\r';
 	s->pushed += n;
+	if (s->shallow && !s->replaying && (s->state == ST_HEADER || s->shallow_on))
+		sb_buf_append(&s->raw, p, n);
 	xmlParseChunk(s->ctxt, p, (int)n, 0);
 	do {
 		if (halted(s))
@@ -554,6 +641,8 @@ do_restart(struct sb_xml_stream *s)
 	sb_arena_reset(&s->arena);
 	s->stanza = s->cur = NULL;
 	s->boundary = (uint64_t)s->base;
+	s->shallow_on = 0;
+	raw_reset(s, s->boundary);
 }
 
 struct sb_xml_stream *
@@ -590,6 +679,7 @@ sb_xml_stream_free(struct sb_xml_stream *s)
 	sb_arena_free(&s->arena);
 	sb_buf_free(&s->replay);
 	sb_buf_free(&s->leftover);
+	sb_buf_free(&s->raw);
 	free(s);
 }
 
@@ -785,11 +875,32 @@ sb_xml_stream_hibernate(struct sb_xml_stream *s)
 		return -1;
 	s->base += (int64_t)s->pushed;
 	s->boundary = (uint64_t)s->base;
+	raw_reset(s, s->boundary);
 	s->utf8 = (struct sb_utf8)SB_UTF8_INIT;
 	parser_free(s);
 	sb_arena_free(&s->arena);
 	sb_arena_init(&s->arena, 0);
 	return 0;
+}
+
+void
+sb_xml_stream_set_shallow(struct sb_xml_stream *s, int on)
+{
+	s->shallow = on;
+}
+
+const char *
+sb_xml_stream_raw(const struct sb_xml_stream *s, size_t *len)
+{
+	*len = s->raw_stanza_len;
+	return s->raw_stanza;
+}
+
+const char *
+sb_xml_stream_raw_child(const struct sb_xml_stream *s, size_t *len)
+{
+	*len = s->raw_child_len;
+	return s->raw_child;
 }
 
 void

@@ -139,6 +139,99 @@ consistent(const struct run *a, const struct run *b)
 	return a->status == SB_XML_OK ? is_prefix(&a->out, &b->out) : is_prefix(&b->out, &a->out);
 }
 
+/* --- shallow mode: raw bytes re-parse to the full tree --- */
+
+struct shallow_run {
+	struct sb_xml_stream	*s;
+	const char		*content_ns;
+	struct sb_buf		 raws;	/* each stanza's bytes, NUL-separated; "" when none */
+	size_t			 n;
+};
+
+static void
+sh_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
+{
+	((struct shallow_run *)arg)->content_ns = content_ns;
+}
+
+static void
+sh_stanza(void *arg, struct sb_xml_node *st)
+{
+	struct shallow_run *r = arg;
+	const char *raw;
+	size_t len;
+
+	raw = sb_xml_stream_raw(r->s, &len);
+	if (raw != NULL && memchr(raw, '\0', len) != NULL)
+		abort();
+	sb_buf_append(&r->raws, raw != NULL ? raw : "", raw != NULL ? len : 0);
+	sb_buf_append(&r->raws, "", 1);
+	r->n++;
+}
+
+static const struct sb_xml_stream_cb shallow_cb = { sh_header, sh_stanza, NULL };
+
+/* Parse one stanza's bytes under a header with the content namespace; serialize it. */
+static void
+reparse(const char *content_ns, const char *raw, struct sb_buf *out)
+{
+	struct sb_arena a;
+	struct sb_buf b = SB_BUF_INIT;
+	struct sb_xml_limits big = { 1 << 24, 1 << 16, 1 << 16 };
+	struct sb_xml_stream *s;
+
+	sb_arena_init(&a, 0);
+	s = sb_xml_stream_new(&reparse_cb, &a, &big);
+	sb_buf_append_str(&b, "<stream:stream xmlns:stream='" SB_NS_STREAMS "'");
+	if (content_ns != NULL) {
+		sb_buf_append_str(&b, " xmlns='");
+		sb_xml_escape_attr(&b, content_ns, strlen(content_ns));
+		sb_buf_append_str(&b, "'");
+	}
+	sb_buf_append_str(&b, ">");
+	sb_buf_append_str(&b, raw);
+	reparsed = NULL;
+	if (sb_xml_stream_feed(s, sb_buf_data(&b), sb_buf_len(&b)) != SB_XML_OK || reparsed == NULL)
+		abort();
+	sb_xml_write(out, reparsed, content_ns);
+	sb_xml_stream_free(s);
+	sb_buf_free(&b);
+	sb_arena_free(&a);
+}
+
+/* Every stanza with raw bytes must re-parse to the S: line of the full run. */
+static void
+check_shallow(const uint8_t *p, size_t n, const struct sb_xml_limits *lim, const struct run *full)
+{
+	struct shallow_run r = { 0 };
+	const char *raw, *line = sb_buf_data(&full->out);
+	struct sb_buf got = SB_BUF_INIT;
+
+	r.s = sb_xml_stream_new(&shallow_cb, &r, lim);
+	sb_xml_stream_set_shallow(r.s, 1);
+	sb_xml_stream_feed(r.s, p, n);
+	raw = sb_buf_data(&r.raws);
+	for (size_t i = 0; i < r.n; i++, raw += strlen(raw) + 1) {
+		line = strstr(line, "S:");
+		if (line == NULL)
+			abort();	/* the shallow run saw a stanza the full run did not */
+		line += 2;
+		if (*raw != '\0') {
+			sb_buf_clear(&got);
+			reparse(r.content_ns, raw, &got);
+			if (strncmp(line, sb_buf_data(&got), sb_buf_len(&got)) != 0 ||
+			    line[sb_buf_len(&got)] != '\n') {
+				fprintf(stderr, "raw: %s\nreparsed: %s\nfull: %.*s\n", raw,
+				    sb_buf_data(&got), (int)(strchr(line, '\n') - line), line);
+				abort();
+			}
+		}
+	}
+	sb_xml_stream_free(r.s);
+	sb_buf_free(&r.raws);
+	sb_buf_free(&got);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -167,6 +260,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sb_buf_data(&pieces.out));
 		abort();
 	}
+	check_shallow(data, size, &lim, &whole);
 	sb_buf_free(&whole.out);
 	sb_buf_free(&pieces.out);
 	return 0;

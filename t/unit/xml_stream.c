@@ -38,14 +38,28 @@ on_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
 	sb_buf_append_str(&t->out, "\n");
 }
 
+static int shallow_mode;	/* tr_init turns shallow mode on when set */
+
 static void
 on_stanza(void *arg, struct sb_xml_node *st)
 {
 	struct transcript *t = arg;
+	const char *raw;
+	size_t len;
 
 	sb_buf_append_str(&t->out, "S:");
 	sb_xml_write(&t->out, st, SB_NS_CLIENT);
 	sb_buf_append_str(&t->out, "\n");
+	if ((raw = sb_xml_stream_raw(t->s, &len)) != NULL) {
+		sb_buf_append_str(&t->out, "R:");
+		sb_buf_append(&t->out, raw, len);
+		sb_buf_append_str(&t->out, "\n");
+	}
+	if ((raw = sb_xml_stream_raw_child(t->s, &len)) != NULL) {
+		sb_buf_append_str(&t->out, "K:");
+		sb_buf_append(&t->out, raw, len);
+		sb_buf_append_str(&t->out, "\n");
+	}
 	if (t->stop_on != NULL && strcmp(st->e.name, t->stop_on) == 0)
 		sb_xml_stream_stop(t->s);
 	if (t->restart_on != NULL && strcmp(st->e.name, t->restart_on) == 0)
@@ -82,6 +96,7 @@ tr_init(struct transcript *t, const struct sb_xml_limits *lim)
 {
 	memset(t, 0, sizeof(*t));
 	t->s = sb_xml_stream_new(&callbacks, t, lim);
+	sb_xml_stream_set_shallow(t->s, shallow_mode);
 	sb_arena_init(&t->kept, 0);
 }
 
@@ -521,6 +536,61 @@ test_take_arena(void)
 	tr_free(&t);
 }
 
+static void
+test_shallow(void)
+{
+	const char *in = HDR "<message  to=\"a@b\"\tid='1' ><body>hi &amp; <b>x</b></body>"
+	    "<x xmlns='urn:x' a='1'><deep><deeper/></deep></x></message >\n "
+	    "<route xmlns='urn:switchboard:route:0' to='j@example.com' from='c2s1'> "
+	    "<message from='j@example.com/r'><body>in</body></message>\n</route>"
+	    "<presence/>";
+	struct transcript t;
+	char *r;
+
+	shallow_mode = 1;
+	r = run(in);
+	is_str(r, "H[jabber:client] to=example.com version=1.0\n"
+	    "S:<message to='a@b' id='1'><body/><x xmlns='urn:x' a='1'/></message>\n"
+	    "R:<message  to=\"a@b\"\tid='1' ><body>hi &amp; <b>x</b></body>"
+	    "<x xmlns='urn:x' a='1'><deep><deeper/></deep></x></message >\n"
+	    "K:<body>hi &amp; <b>x</b></body>\n"
+	    "S:<route xmlns='urn:switchboard:route:0' to='j@example.com' from='c2s1'>"
+	    "<message from='j@example.com/r'/></route>\n"
+	    "R:<route xmlns='urn:switchboard:route:0' to='j@example.com' from='c2s1'> "
+	    "<message from='j@example.com/r'><body>in</body></message>\n</route>\n"
+	    "K:<message from='j@example.com/r'><body>in</body></message>\n"
+	    "S:<presence/>\nR:<presence/>\n=OK",
+	    "shallow: top level and its children only; the bytes as they came; the first child's bytes");
+	free(r);
+	ok(split_invariant("shallow", in, strlen(in), NULL), "shallow: same bytes for every split");
+
+	r = run("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:server' "
+	    "xmlns:db='jabber:server:dialback'><db:result from='a'>k<x/></db:result>");
+	ok(strstr(r, "S:<result xmlns='jabber:server:dialback' from='a'>k<x xmlns='jabber:server'/>"
+	    "</result>") != NULL &&
+	    strstr(r, "R:") == NULL, "a header with its own prefixes: full trees, no raw bytes");
+	free(r);
+
+	tr_init(&t, NULL);
+	sb_xml_stream_feed(t.s, HDR, strlen(HDR));
+	sb_xml_stream_hibernate(t.s);
+	sb_xml_stream_feed(t.s, " <m a='1'>x</m>", 15);
+	sb_xml_stream_hibernate(t.s);
+	sb_xml_stream_feed(t.s, "<m a='2'/>", 10);
+	ok(ends_with(sb_buf_data(&t.out), "R:<m a='1'>x</m>\nS:<m a='2'/>\nR:<m a='2'/>\n"),
+	    "raw bytes right after hibernation");
+	tr_free(&t);
+
+	tr_init(&t, NULL);
+	t.restart_on = "auth";
+	r = HDR "<auth>x</auth>" HDR "<iq id='7'/>";
+	sb_xml_stream_feed(t.s, r, strlen(r));
+	ok(ends_with(sb_buf_data(&t.out), "R:<auth>x</auth>\nH[jabber:client] to=example.com "
+	    "version=1.0\nS:<iq id='7'/>\nR:<iq id='7'/>\n"), "raw bytes across a restart");
+	tr_free(&t);
+	shallow_mode = 0;
+}
+
 int
 main(void)
 {
@@ -532,5 +602,6 @@ main(void)
 	test_stop_restart();
 	test_hibernate();
 	test_take_arena();
+	test_shallow();
 	return done_testing();
 }
