@@ -67,7 +67,7 @@ STORE_A   := $(BUILD)/libsbstore.a
 UNIT_SRC  := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN  := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%.t)
 
-BENCH_SRC := $(sort $(wildcard tools/bench/micro_*.c))
+BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(BUILD)/bench/%)
 
 # sbctl, the admin command: tools/sbctl/*.c.
@@ -161,7 +161,9 @@ build-fuzz/fuzz/%: t/fuzz/%.c build-fuzz/libsb.a
 
 # --- benchmarks (never timed in tests) ---
 bench: all
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(filter $(BUILD)/bench/micro_%,$(BENCH_BIN)); do echo "== $$b"; $$b || exit 1; done
+	@if [ -x $(BUILD)/sb-router ]; then echo "== router forwarding (tools/bench/router.sh)"; \
+	  bash tools/bench/router.sh $(BUILD) || exit 1; fi
 	@echo "== $(BUILD)/bench/micro_storage on PostgreSQL (a throwaway server)"
 	@d=$$(mktemp -d /tmp/sb-bench-pg-XXXXXX); \
 	if ci=$$(t/lib/pgserver.sh start $$d 2>/dev/null); then \
