@@ -20,6 +20,7 @@
  *    the header keep working in later stanzas.
  */
 #include <string.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -570,6 +571,29 @@ halted(const struct sb_xml_stream *s)
 }
 
 /*
+ * libxml2 parses a reference in text only once a ';' has arrived, so a bare
+ * '&' ("a & b") would stall the stream until one comes, or until the size
+ * guard fires. Before its ';' a reference holds only name characters, or
+ * '#' and digits: anything else after the '&' means the text is not
+ * well-formed, whatever follows.
+ */
+static void
+check_stalled_reference(struct sb_xml_stream *s)
+{
+	const xmlChar *p = s->ctxt->input->cur, *end = s->ctxt->input->end;
+
+	if (s->ctxt->instate != XML_PARSER_CONTENT || p >= end || *p != '&')
+		return;
+	for (p++; p < end && *p != ';'; p++) {
+		if (!(isalnum(*p) || *p == '#' || *p == '_' || *p == '-' || *p == '.' ||
+		    *p == ':' || *p >= 0x80)) {
+			fail(s, SB_XML_ERR_NOT_WELL_FORMED, "'&' not followed by a reference");
+			return;
+		}
+	}
+}
+
+/*
  * Push bytes and let libxml2 parse all it can. Some of its states advance
  * only a step per call (an unterminated CDATA section gives one 300-byte
  * block per call), so call again without new bytes until it stops moving:
@@ -591,6 +615,8 @@ push(struct sb_xml_stream *s, const char *p, size_t n)
 		before = parse_offset(s);
 		xmlParseChunk(s->ctxt, NULL, 0, 0);
 	} while (!halted(s) && parse_offset(s) != before);
+	if (!halted(s))
+		check_stalled_reference(s);
 }
 
 static void

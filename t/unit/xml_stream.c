@@ -307,6 +307,16 @@ test_not_well_formed(void)
 	ok(ends_with(r, "=FAILED not-well-formed"), "UTF-16 without BOM");
 	free(r);
 	expect_end("GET / HTTP/1.1\r\nHost: x\r\n\r\n", "=FAILED not-well-formed", "HTTP request");
+	expect_end(HDR "<message><body>a & b</body></message><presence/>", "=FAILED not-well-formed",
+	    "a bare '&' in text fails at once (libxml2 alone waits for a ';')");
+	expect_end(HDR "<message><body>a &<x/></body></message>", "=FAILED not-well-formed",
+	    "'&' followed by a tag");
+	expect_end(HDR "<message><body>a &am", "=OK", "a reference cut by the read is still waited for");
+	{
+		const char *amp = HDR "<m>ok</m><message><body>a & b</body></message>";
+
+		ok(split_invariant("bare &", amp, strlen(amp), NULL), "bare '&': same for every split");
+	}
 	expect_end(HDR "<a:b/>", "=FAILED bad-namespace-prefix", "undeclared prefix");
 	expect_end("<stream:stream xmlns:stream='urn:wrong'>", "=FAILED invalid-namespace",
 	    "wrong streams namespace");
