@@ -42,9 +42,26 @@ need '[ -x /usr/bin/python3 ]'       python3
 need 'has_py slixmpp'                python3-slixmpp
 need '[ -n "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ]' postgresql
 need 'has_cmd clang'                 clang
+need 'has_cmd node'                  nodejs
+need 'has_cmd npm'                   npm
 need '[ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ]' libclang-rt-dev
 
-[ -z "$missing" ] && exit 0
+# npm packages of the test components (t/js/package-lock.json), after apt.
+top=$(cd "$(dirname "$0")/.." && pwd)
+npm_missing() { [ ! -f "$top/t/js/node_modules/@xmpp/component/package.json" ]; }
+npm_install() {
+	echo "deps: npm ci --prefix t/js"
+	npm ci --prefix "$top/t/js" --no-audit --no-fund >/dev/null ||
+		{ echo "deps: npm ci --prefix t/js failed" >&2; exit 1; }
+}
+
+if [ -z "$missing" ]; then
+	if npm_missing; then
+		[ $check_only = 1 ] && { echo "missing: t/js/node_modules"; exit 1; }
+		npm_install
+	fi
+	exit 0
+fi
 
 if [ $check_only = 1 ]; then
 	echo "missing:$missing"
@@ -70,4 +87,5 @@ if [ -n "$missing" ]; then
 	echo "deps: still missing after install:$missing" >&2
 	exit 1
 fi
+npm_missing && npm_install
 echo "deps: ok"
