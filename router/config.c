@@ -44,6 +44,8 @@ static const struct sb_config_field root_fields[] = {
 	    .min = 4096, .max = 1024LL * 1024 * 1024),
 	F("limits/handshake-timeout", SB_CONFIG_DURATION, handshake_ms, "10s",
 	    .min = 100, .max = 3600 * 1000),
+	F("status@file", SB_CONFIG_PATH, status_path, NULL),
+	F("status@interval", SB_CONFIG_DURATION, status_ms, "5s", .min = 100, .max = 3600 * 1000),
 	{ .path = "listen", .type = SB_CONFIG_SECTION },
 	{ .path = "component", .type = SB_CONFIG_SECTION },
 	SB_CONFIG_END

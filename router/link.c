@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -584,6 +585,7 @@ link_accept(struct sb_listener *ls, struct sb_conn *c, void *arg)
 	l->r = r;
 	l->conn = c;
 	l->serial = ++r->serial;
+	l->since = (int64_t)time(NULL);
 	l->wlimit = r->conf->write_buffer;
 	l->xs = sb_xml_stream_new(&stream_cb, l, &lim);
 	/* Top-level attributes and the bytes as they came: no tree to build or write. */

@@ -5,7 +5,7 @@
  *
  *   SIGINT, SIGTERM   every link gets <system-shutdown/>, then exit 0
  *   SIGHUP            read router.xml again (components, secrets, limits)
- *   SIGUSR1           log every link's counters
+ *   SIGUSR1           log every link's counters and write the status file
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,15 @@ static void
 stop(struct router *r)
 {
 	log_notice("shutting down");
+	status_stop(r);
 	links_shutdown(r);
+}
+
+static void
+report(struct router *r)
+{
+	links_log_counters(r);
+	status_write(r);
 }
 
 static const struct {
@@ -50,7 +58,7 @@ static const struct {
 	{ SIGINT, stop },
 	{ SIGTERM, stop },
 	{ SIGHUP, router_reload },
-	{ SIGUSR1, links_log_counters },
+	{ SIGUSR1, report },
 };
 
 static void
@@ -112,6 +120,7 @@ main(int argc, char **argv)
 	sb_arena_init(&r.scratch, 0);
 
 	listen_all(&r);
+	status_start(&r);
 	if (sb_signals_init(r.loop, on_signal, &r) == -1)
 		fatal("cannot install signal handlers");
 	log_notice("started with %s: %zu components", r.conf_path, r.conf->ncomps);

@@ -8,6 +8,7 @@
  *   route.c     routing stanzas and envelopes, error replies, anti-spoofing
  *   commands.c  <bind/> and <unbind/> from internal links
  *   announce.c  <announce/> to internal links
+ *   status.c    the status file: every link and its counters, for sbctl
  *   main.c      arguments, listeners, signals, the loop
  */
 #ifndef ROUTER_ROUTER_H
@@ -67,6 +68,8 @@ struct router_conf {
 	size_t				 write_buffer;
 	int64_t				 handshake_ms;
 	int				 log_level;
+	const char			*status_path;	/* NULL: no status file */
+	int64_t				 status_ms;
 	struct router_component		*comps;
 	size_t				 ncomps;
 	struct router_confname		*names;
@@ -144,6 +147,7 @@ struct link {
 	uint32_t		 nnames, cap;
 	struct sb_deadline	 dl;		/* the handshake timeout */
 	char			 id[33];	/* stream id */
+	int64_t			 since;		/* accepted, Unix time */
 	size_t			 wlimit;	/* write-buffer bound */
 	uint64_t		 in, out, bounced;
 };
@@ -197,6 +201,17 @@ void	 announce(struct router *r, const struct link *l, const char *event, const 
 /* Tell a newly open internal link about every name the others hold. */
 void	 announce_snapshot(struct router *r, struct link *to);
 
+/* --- status.c --- */
+
+struct router_status;
+
+/* Start writing the status file every status_ms (if router.xml names one). */
+void	 status_start(struct router *r);
+/* Write it now (SIGUSR1); a write in flight is followed by another. */
+void	 status_write(struct router *r);
+/* Stop: the file is removed once the write in flight, if any, is done. */
+void	 status_stop(struct router *r);
+
 /* --- the process (main.c) --- */
 
 struct router {
@@ -209,6 +224,7 @@ struct router {
 	int			 stopping;
 	struct sb_arena		 scratch;	/* error replies, reset after each */
 	struct sb_buf		 out;		/* serializing, cleared after each */
+	struct router_status	*status;
 };
 
 #endif

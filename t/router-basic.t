@@ -71,6 +71,7 @@ CONFIG = """<?xml version='1.0'?>
     <write-buffer>64k</write-buffer>
     <handshake-timeout>500ms</handshake-timeout>
   </limits>
+  <status file='%(status)s' interval='200ms'/>
   <component name='A.Test' secret='${SB_TEST_SECRET}'/>
   <component name='b.test' secret='secret-b'/>
   <component name='gone.test' secret='secret-gone'/>
@@ -106,6 +107,7 @@ class Router:
         self.tmp = tmp
         self.port = free_port()
         self.conf = os.path.join(tmp, "router.xml")
+        self.status = os.path.join(tmp, "router.status")
         self.logpath = os.path.join(tmp, "router.log")
         self.write_config("")
         env = dict(os.environ, SB_TEST_SECRET=SECRET_A)
@@ -125,7 +127,7 @@ class Router:
 
     def write_config(self, extra):
         with open(self.conf + ".tmp", "w") as f:
-            f.write(CONFIG % {"port": self.port, "extra": extra})
+            f.write(CONFIG % {"port": self.port, "extra": extra, "status": self.status})
         os.rename(self.conf + ".tmp", self.conf)
 
     def logtext(self):
@@ -676,6 +678,23 @@ def main():
             return router.wait_log(r"link a\.test [^:]+:\d+: up: stanzas in \d+, out \d+, bounced \d+")
         check("SIGUSR1 logs the counters of every link", usr1)
 
+        def status_file():
+            deadline = time.time() + WAIT
+            while time.time() < deadline:
+                try:
+                    with open(router.status) as f:
+                        text = f.read()
+                except OSError:
+                    text = ""
+                m = re.search(r"^link a\.test peer=127\.0\.0\.1:\d+ since=\d+ internal=0 "
+                              r"state=open in=(\d+) out=(\d+) bounced=(\d+) names=a\.test$", text, re.M)
+                if ("pid %d\n" % router.proc.pid) in text and m and int(m.group(1)) > 0 and \
+                        re.search(r"^link sm1 .* internal=1 .*names=sm1,localhost", text, re.M):
+                    return True
+                time.sleep(0.1)
+            return ok(False, "status file content", text) and False
+        check("the status file lists every link with its names and counters", status_file)
+
         def hup():
             router.write_config("  <component name='new.test' secret='secret-new'/>\n")
             router.proc.send_signal(signal.SIGHUP)
@@ -713,6 +732,8 @@ def main():
             rc = router.proc.wait(timeout=WAIT)
             return cond == "system-shutdown" and rc == 0, (cond, rc)
         check("SIGTERM: links get <system-shutdown/>, exit status 0", lambda: term()[0])
+        check("the status file is removed when the router stops",
+              lambda: not os.path.exists(router.status))
         check("counters logged when links go", lambda: router.wait_log(r"link b\.test [^:]+:\d+: down: stanzas in"))
         check("no leak or loop complaint at exit",
               lambda: not re.search(r"still has handles|LeakSanitizer|ERROR: AddressSanitizer", router.logtext()))
