@@ -173,8 +173,9 @@ bench: all
 
 # --- running ---
 run: all
-	@echo "make run: the server processes (router, c2s, sm, s2s) are not written yet;"
-	@echo "          only lib/ and its tests exist so far. Try 'make test'."
+	@echo "make run: c2s, sm and s2s are not written yet, so there is no server to start."
+	@echo "          What exists: the router (build/sb-router -c etc/router.xml), sbctl"
+	@echo "          (build/sbctl), and the test suite ('make test')."
 	@exit 1
 
 deps:
