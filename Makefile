@@ -31,7 +31,7 @@ OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined
 SAN_LDFLAGS := -fsanitize=address,undefined
 endif
-CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Ilib -Istorage -It $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -I. -Ilib -Istorage -It $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lunistring $(LDLIBS)
 
 # --- configuration: deps checked and installed, pkg-config flags captured ---
@@ -122,8 +122,18 @@ $(BUILD)/sb-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(STORE_A) $
 endef
 $(foreach d,$(PROC_DIRS),$(eval $(call PROC_RULE,$(d))))
 
+# A unit test t/unit/PROC_NAME.c also links PROC/'s objects but its main.o,
+# so a process's internals are tested without sockets.
+PROC_ALL  := router c2s sm s2s muc
+define PROC_TEST_RULE
+$(BUILD)/t/$(1)_%.t: $(BUILD)/t/unit/$(1)_%.o $(filter-out $(BUILD)/$(1)/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c))) $(STORE_A) $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(SAN_LDFLAGS) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach d,$(PROC_ALL),$(eval $(call PROC_TEST_RULE,$(d))))
+
 -include $(SBCTL_SRC:%.c=$(BUILD)/%.d) $(LIB_OBJ:.o=.d) \
-	$(patsubst %.c,$(BUILD)/%.d,$(foreach d,$(PROC_DIRS),$(wildcard $(d)/*.c))) $(STORE_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
+	$(patsubst %.c,$(BUILD)/%.d,$(foreach d,$(PROC_ALL),$(wildcard $(d)/*.c))) $(STORE_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
 
 # --- tests ---
 # C unit tests are binaries in $(BUILD)/t; protocol tests are scripts t/*.t.

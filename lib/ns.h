@@ -28,5 +28,6 @@
 /* switchboard's internal protocol between router, c2s, sm and s2s */
 #define SB_NS_ROUTE		"urn:switchboard:route:0"
 #define SB_NS_COMPONENT		"urn:switchboard:component:0"
+#define SB_NS_SESSION		"urn:switchboard:session:0"
 
 #endif
