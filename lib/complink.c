@@ -445,16 +445,6 @@ xs_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
 	l->state = LS_HANDSHAKE;
 }
 
-static void
-attr(struct sb_buf *out, const char *name, const char *value)
-{
-	if (value == NULL)
-		return;
-	sb_buf_printf(out, " %s='", name);
-	sb_xml_escape_attr(out, value, strlen(value));
-	sb_buf_append_char(out, '\'');
-}
-
 /* Ids are "b1", "b2", ...: the bind's place in l->binds, plus one. */
 static void
 send_binds(struct sb_complink *l)
@@ -465,7 +455,7 @@ send_binds(struct sb_complink *l)
 	for (size_t i = 0; i < l->nbinds; i++) {
 		sb_buf_append_str(b, "<bind xmlns='" SB_NS_COMPONENT "'");
 		if (l->binds[i].name != NULL)
-			attr(b, "name", l->binds[i].name);
+			sb_xml_write_attr(b, "name", l->binds[i].name);
 		else
 			sb_buf_append_str(b, " default='yes'");
 		if (l->binds[i].share)
@@ -731,8 +721,8 @@ static void
 write_envelope_open(struct sb_buf *out, const char *to, const char *from)
 {
 	sb_buf_append_str(out, "<route xmlns='" SB_NS_ROUTE "'");
-	attr(out, "to", to);
-	attr(out, "from", from);
+	sb_xml_write_attr(out, "to", to);
+	sb_xml_write_attr(out, "from", from);
 	sb_buf_append_char(out, '>');
 }
 

@@ -72,29 +72,19 @@ sb_stream_err_from_xml(enum sb_xml_error err)
 	return from_xml[err];
 }
 
-static void
-attr(struct sb_buf *out, const char *name, const char *value)
-{
-	if (value == NULL)
-		return;
-	sb_buf_printf(out, " %s='", name);
-	sb_xml_escape_attr(out, value, strlen(value));
-	sb_buf_append_char(out, '\'');
-}
-
 void
 sb_stream_write_header(struct sb_buf *out, const struct sb_stream_header *h)
 {
 	sb_buf_append_str(out, "<?xml version='1.0'?><stream:stream");
-	attr(out, "xmlns", h->content_ns);
+	sb_xml_write_attr(out, "xmlns", h->content_ns);
 	sb_buf_append_str(out, " xmlns:stream='" SB_NS_STREAMS "'");
 	if (h->extra_ns != NULL)
 		sb_buf_append_str(out, h->extra_ns);
-	attr(out, "from", h->from);
-	attr(out, "to", h->to);
-	attr(out, "id", h->id);
-	attr(out, "version", h->version);
-	attr(out, "xml:lang", h->lang);
+	sb_xml_write_attr(out, "from", h->from);
+	sb_xml_write_attr(out, "to", h->to);
+	sb_xml_write_attr(out, "id", h->id);
+	sb_xml_write_attr(out, "version", h->version);
+	sb_xml_write_attr(out, "xml:lang", h->lang);
 	sb_buf_append_char(out, '>');
 }
 

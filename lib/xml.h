@@ -116,6 +116,8 @@ void	 sb_xml_write(struct sb_buf *out, const struct sb_xml_node *e, const char *
 /* Escape text for element content / for an attribute value in '...'. */
 void	 sb_xml_escape_text(struct sb_buf *out, const char *s, size_t len);
 void	 sb_xml_escape_attr(struct sb_buf *out, const char *s, size_t len);
+/* " name='value'" with the value escaped; nothing when value is NULL. */
+void	 sb_xml_write_attr(struct sb_buf *out, const char *name, const char *value);
 
 /* --- the stream parser --- */
 

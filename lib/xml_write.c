@@ -73,6 +73,16 @@ sb_xml_escape_attr(struct sb_buf *out, const char *s, size_t len)
 	escape(out, s, len, ESC_ATTR | BAD);
 }
 
+void
+sb_xml_write_attr(struct sb_buf *out, const char *name, const char *value)
+{
+	if (value == NULL)
+		return;
+	sb_buf_printf(out, " %s='", name);
+	sb_xml_escape_attr(out, value, strlen(value));
+	sb_buf_append_char(out, '\'');
+}
+
 static int
 same_ns(const char *a, const char *b)
 {

@@ -25,16 +25,6 @@
 #include "router.h"
 
 static void
-attr(struct sb_buf *b, const char *name, const char *value)
-{
-	if (value == NULL)
-		return;
-	sb_buf_printf(b, " %s='", name);
-	sb_xml_escape_attr(b, value, strlen(value));
-	sb_buf_append_char(b, '\'');
-}
-
-static void
 answer(struct link *l, const char *what, const struct sb_xml_node *cmd, const char *name,
     int dflt, const char *cond)
 {
@@ -42,11 +32,11 @@ answer(struct link *l, const char *what, const struct sb_xml_node *cmd, const ch
 
 	sb_buf_clear(b);
 	sb_buf_printf(b, "<%s xmlns='" SB_NS_COMPONENT "'", what);
-	attr(b, "name", name);
+	sb_xml_write_attr(b, "name", name);
 	if (dflt)
 		sb_buf_append_str(b, " default='yes'");
-	attr(b, "id", sb_xml_attr(cmd, "id"));
-	attr(b, "condition", cond);
+	sb_xml_write_attr(b, "id", sb_xml_attr(cmd, "id"));
+	sb_xml_write_attr(b, "condition", cond);
 	sb_buf_append_str(b, "/>");
 	link_send(l, sb_buf_data(b), sb_buf_len(b));
 	sb_buf_clear(b);
