@@ -21,6 +21,7 @@
 #define C2S_SASL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -80,5 +81,82 @@ void	 c2s_sasl_step(struct c2s_sasl *s, const char *data);
 void	 c2s_sasl_abort(struct c2s_sasl *s);
 /* Free; a pending lookup or hashing still completes but its callback is not run. */
 void	 c2s_sasl_free(struct c2s_sasl *s);
+
+/* --- additions (beyond the first contract) --- */
+
+/*
+ * The answer's username is also set on FAILURE once the client's username
+ * was parsed and prepared (for the log line), else NULL.
+ *
+ * The callback may run before c2s_sasl_start() returns; the negotiation
+ * stays valid until c2s_sasl_free() in every case. c2s_sasl_ctx_free() may
+ * be called with negotiations still alive or pending: the context is
+ * released with the last of them.
+ */
+
+/*
+ * Unknown accounts get a fake but stable salt, derived with a keyed hash
+ * from the username and a secret that is random per process. Several c2s
+ * processes in front of one database should share a secret (from the
+ * configuration: 16 random bytes or more), or a client could tell an
+ * unknown user by asking two of them.
+ */
+void	 c2s_sasl_set_fake_secret(struct c2s_sasl_ctx *ctx, const void *secret, size_t len);
+
+/*
+ * Throttling of failed logins, per client address and per account, in two
+ * bounded tables (least recently failed entries are forgotten first, and
+ * any entry 15 minutes after its last failure). After
+ * C2S_SASL_THROTTLE_AFTER failures, each further attempt must wait
+ * 1 s, 2 s, 4 s, ... from the last failure, at most 60 s for an account and
+ * 5 minutes for an address. A line is logged (notice) when an address or
+ * an account starts being throttled. A success clears an account's
+ * failures but not an address's (one valid account must not wash its
+ * address clean between guesses): those age out.
+ *
+ * Division of work:
+ *   - accounts: this module does it all. Once it knows the username it
+ *     answers temporary-auth-failure ("too many failed attempts") while the
+ *     account must wait, records a failed proof or password (not-authorized)
+ *     and clears the account's entry on success. A throttled account is
+ *     refused without looking at the password, so guesses stay useless.
+ *   - addresses: the stream code. Before c2s_sasl_start():
+ *       ms = c2s_sasl_throttle_check(ctx, addr, NULL);
+ *     and when ms > 0 either wait that long before starting (reading stays
+ *     paused) or answer <temporary-auth-failure/> itself. When the answer
+ *     comes: c2s_sasl_throttle_answer(ctx, addr, answer).
+ *   addr is the client's IP address without the port (an IPv6 client may be
+ *   given as its /64 prefix); account is a bare JID (localpart@domain).
+ *
+ * check: milliseconds before the next attempt may proceed (the larger wait
+ * of the two keys; either may be NULL), 0 when it may proceed now.
+ */
+#define C2S_SASL_THROTTLE_AFTER	5
+uint64_t c2s_sasl_throttle_check(struct c2s_sasl_ctx *ctx, const char *addr, const char *account);
+void	 c2s_sasl_throttle_failed(struct c2s_sasl_ctx *ctx, const char *addr, const char *account);
+void	 c2s_sasl_throttle_succeeded(struct c2s_sasl_ctx *ctx, const char *addr,
+	     const char *account);
+/*
+ * Record an answer against addr: a FAILURE that c2s_sasl_failure_counts()
+ * counts is a failure, a SUCCESS a success; anything else changes nothing.
+ */
+void	 c2s_sasl_throttle_answer(struct c2s_sasl_ctx *ctx, const char *addr,
+	     const struct c2s_sasl_answer *a);
+/*
+ * 1 when a is a FAILURE that tells of wrong credentials or a broken
+ * exchange (not-authorized, invalid-authzid, malformed-request,
+ * incorrect-encoding); 0 for the rest (aborted, temporary-auth-failure,
+ * invalid-mechanism, encryption-required, account-disabled: the password
+ * was right), which must not count against anyone.
+ */
+int	 c2s_sasl_failure_counts(const struct c2s_sasl_answer *a);
+/*
+ * Change the policy (configuration, tests): the failures before the first
+ * wait (0 turns throttling off), the first wait, and the longest wait for
+ * an address and for an account. Defaults: C2S_SASL_THROTTLE_AFTER, 1000,
+ * 300000 and 60000 ms. Entries already in the tables keep their counts.
+ */
+void	 c2s_sasl_throttle_config(struct c2s_sasl_ctx *ctx, unsigned after, uint64_t base_ms,
+	     uint64_t addr_max_ms, uint64_t account_max_ms);
 
 #endif
