@@ -1,0 +1,294 @@
+/*
+ * main.c: the c2s process. It reads c2s.xml and the storage section of
+ * switchboard.xml, loads every served domain's certificate, listens for
+ * clients (STARTTLS and direct TLS), connects to the router, and runs the
+ * loop until a signal says otherwise:
+ *
+ *   SIGINT, SIGTERM   every client gets <system-shutdown/>, sm is told
+ *                     each session ended, then exit 0
+ *   SIGUSR1           log the counters (connections, sessions, logins)
+ *   SIGHUP            nothing yet (a restart applies a new configuration)
+ */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "c2s.h"
+#include "complink.h"
+#include "config.h"
+#include "sasl.h"
+#include "signals.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+static const char *const default_configs[] = {
+	"etc/c2s.xml",
+	"/usr/local/etc/switchboard/c2s.xml",
+};
+#define NDEFAULTS (sizeof(default_configs) / sizeof(default_configs[0]))
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sb-c2s [-f] [-c c2s.xml] [-s switchboard.xml]\n");
+	exit(2);
+}
+
+static const char *
+find_config(void)
+{
+	for (size_t i = 0; i < NDEFAULTS; i++)
+		if (access(default_configs[i], R_OK) == 0)
+			return default_configs[i];
+	return default_configs[NDEFAULTS - 1];
+}
+
+/* switchboard.xml: -s, else the one next to c2s.xml. */
+static char *
+storage_config_path(const char *opt, const char *conf_path)
+{
+	char *copy, *path;
+
+	if (opt != NULL)
+		return xstrdup(opt);
+	copy = xstrdup(conf_path);
+	path = xmalloc(strlen(conf_path) + sizeof("/switchboard.xml"));
+	sprintf(path, "%s/switchboard.xml", dirname(copy));
+	free(copy);
+	return path;
+}
+
+static void
+open_store(struct c2s *c2s)
+{
+	const struct sb_config_node *storage;
+	char err[1024];
+
+	if (sb_config_load(&c2s->swcfg, c2s->storage_path, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if ((storage = sb_config_child(sb_config_root(c2s->swcfg), "storage")) == NULL)
+		fatal("%s: no <storage> section", c2s->storage_path);
+	if (sb_store_conf_load(storage, &c2s->store_conf, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if ((c2s->store = sb_store_open(c2s->loop, &c2s->store_conf, err, sizeof(err))) == NULL)
+		fatal("storage: %s", err);
+	if (sb_store_check_schema(c2s->store, err, sizeof(err)) == -1)
+		fatal("storage: %s", err);
+}
+
+/* One context per TLS policy, each holding every domain's certificate (SNI chooses). */
+static struct sb_tls_ctx *
+tls_context(struct c2s *c2s, const char *alpn)
+{
+	const struct c2s_conf *conf = c2s->conf;
+	struct sb_tls_ctx *ctx;
+	char err[512];
+
+	if ((ctx = sb_tls_ctx_server(conf->tls_priority, err, sizeof(err))) == NULL)
+		fatal("TLS: %s", err);
+	for (size_t i = 0; i < conf->ndomains; i++)
+		if (sb_tls_ctx_add_cert(ctx, conf->domains[i].cert, conf->domains[i].key,
+		    err, sizeof(err)) == -1)
+			fatal("domain %s: %s", conf->domains[i].name, err);
+	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1)
+		fatal("TLS: ALPN '%s' refused", alpn);
+	return ctx;
+}
+
+/*
+ * Unknown accounts get fake SCRAM salts derived from a secret (sasl.h).
+ * Every c2s in front of one database must derive the same ones, so the
+ * secret comes from what they all share: the component secret.
+ */
+static void
+sasl_fake_secret(struct c2s *c2s)
+{
+	static const char label[] = "switchboard c2s: fake SCRAM salts: ";
+	unsigned char key[32];
+	struct sb_buf b = SB_BUF_INIT;
+
+	sb_buf_append_str(&b, label);
+	sb_buf_append_str(&b, c2s->conf->secret);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, sb_buf_data(&b), sb_buf_len(&b), key) < 0)
+		fatal("SHA-256 failed");
+	c2s_sasl_set_fake_secret(c2s->sasl, key, sizeof(key));
+	gnutls_memset(key, 0, sizeof(key));
+	gnutls_memset(sb_buf_data(&b), 0, sb_buf_len(&b));
+	sb_buf_free(&b);
+}
+
+static void
+listen_all(struct c2s *c2s)
+{
+	const struct c2s_conf *conf = c2s->conf;
+	char err[256];
+
+	c2s->tls = tls_context(c2s, NULL);
+	c2s->tls_direct = xcalloc(conf->nlistens, sizeof(*c2s->tls_direct));
+	for (size_t i = 0; i < conf->nlistens; i++) {
+		const struct c2s_listen *ls = &conf->listens[i];
+		struct sb_tls_ctx *ctx = NULL;
+
+		if (ls->tls == C2S_LISTEN_DIRECT_TLS)
+			ctx = c2s->tls_direct[i] = tls_context(c2s, ls->alpn);
+		if (sb_listener_new(c2s->loop, ls->address, ls->port, 0, ctx, client_accept, c2s,
+		    err, sizeof(err)) == NULL)
+			fatal("%s", err);
+		log_notice("listening on %s port %d (%s)", ls->address, ls->port,
+		    ls->tls == C2S_LISTEN_DIRECT_TLS ? "direct TLS" : "STARTTLS");
+	}
+}
+
+static void
+connect_router(struct c2s *c2s)
+{
+	const struct c2s_conf *conf = c2s->conf;
+	struct sb_complink_conf lc = {
+		.router_addr = conf->router_addr,
+		.router_port = conf->router_port,
+		.name = conf->name,
+		.secret = conf->secret,
+	};
+	static const struct sb_complink_cb cb = {
+		.up = session_link_up,
+		.down = session_link_down,
+		.error = session_link_error,
+		.stanza = session_link_stanza,
+		.announce = session_link_announce,
+	};
+	char err[512];
+
+	if ((c2s->link = sb_complink_new(c2s->loop, &lc, &cb, c2s, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+}
+
+static void
+store_closed(void *arg)
+{
+	struct c2s *c2s = arg;
+
+	c2s->store = NULL;
+}
+
+static void
+stop(struct c2s *c2s)
+{
+	log_notice("shutting down");
+	c2s->stopping = 1;
+	clients_shutdown(c2s);		/* each session's 'end' goes out first */
+	sb_complink_close(c2s->link);
+	c2s->link = NULL;
+	sb_store_close(c2s->store, store_closed, c2s);
+	sb_loop_shutdown(c2s->loop);
+}
+
+static void
+reload(struct c2s *c2s)
+{
+	log_notice("SIGHUP: c2s does not reload its configuration yet; restart it");
+}
+
+static const struct {
+	int	 signum;
+	void	(*fn)(struct c2s *);
+} signal_actions[] = {
+	{ SIGINT, stop },
+	{ SIGTERM, stop },
+	{ SIGHUP, reload },
+	{ SIGUSR1, clients_log_counters },
+};
+
+static void
+on_signal(struct sb_signal *s, int signum, void *arg)
+{
+	struct c2s *c2s = arg;
+
+	if (c2s->stopping)
+		return;
+	for (size_t i = 0; i < sizeof(signal_actions) / sizeof(signal_actions[0]); i++)
+		if (signal_actions[i].signum == signum)
+			signal_actions[i].fn(c2s);
+}
+
+static void
+cleanup(struct c2s *c2s)
+{
+	c2s_sasl_ctx_free(c2s->sasl);
+	sb_tls_ctx_unref(c2s->tls);
+	for (size_t i = 0; i < c2s->conf->nlistens; i++)
+		if (c2s->tls_direct[i] != NULL)
+			sb_tls_ctx_unref(c2s->tls_direct[i]);
+	free(c2s->tls_direct);
+	sessions_free(c2s);
+	c2s_addrs_free(&c2s->addrs);
+	sb_store_conf_free(&c2s->store_conf);
+	sb_config_free(c2s->swcfg);
+	c2s_conf_free(c2s->conf);
+	sb_arena_free(&c2s->scratch);
+	sb_buf_free(&c2s->out);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct c2s c2s = { .loop = uv_default_loop() };
+	const char *storage_opt = NULL;
+	char *storage_path, err[2048];
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "c:s:fh")) != -1) {
+		switch (ch) {
+		case 'c':
+			c2s.conf_path = optarg;
+			break;
+		case 's':
+			storage_opt = optarg;
+			break;
+		case 'f':		/* the foreground is the only mode for now */
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (c2s.conf_path == NULL)
+		c2s.conf_path = find_config();
+	c2s.storage_path = storage_path = storage_config_path(storage_opt, c2s.conf_path);
+
+	sb_log_open("c2s", 0, SB_LOG_INFO);
+	if ((c2s.conf = c2s_conf_load(c2s.conf_path, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	sb_log_set_level((enum sb_log_level)c2s.conf->log_level);
+	for (size_t i = 0; i < c2s.conf->ndomains; i++)
+		if (c2s.conf->domains[i].registration || c2s.conf->domains[i].legacy_auth)
+			log_warn("domain %s: in-band registration and legacy authentication are "
+			    "not implemented yet: not offered", c2s.conf->domains[i].name);
+	sb_arena_init(&c2s.scratch, 0);
+	c2s_addrs_init(&c2s.addrs);
+	sessions_init(&c2s);
+
+	open_store(&c2s);
+	if ((c2s.sasl = c2s_sasl_init(c2s.loop, c2s.store, err, sizeof(err))) == NULL)
+		fatal("SASL: %s", err);
+	sasl_fake_secret(&c2s);
+	listen_all(&c2s);
+	connect_router(&c2s);
+	if (sb_signals_init(c2s.loop, on_signal, &c2s) == -1)
+		fatal("cannot install signal handlers");
+	log_notice("started with %s: %zu domains, storage %s", c2s.conf_path,
+	    c2s.conf->ndomains, sb_store_driver_name(c2s.store));
+	uv_run(c2s.loop, UV_RUN_DEFAULT);
+
+	cleanup(&c2s);
+	free(storage_path);
+	if ((rc = uv_loop_close(c2s.loop)) != 0)
+		log_error("the loop still has handles open: %s", uv_strerror(rc));
+	log_notice("stopped");
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,1130 @@
+#!/usr/bin/python3
+# c2s-login.t: client logins through sb-c2s, with a real client and raw sockets.
+#
+# Starts $SB_BUILD/sb-router and $SB_BUILD/sb-c2s on free ports with their
+# own configuration in a temporary directory, a SQLite database made with
+# sbctl (db init, adduser), self-signed certificates made with certtool, and
+# a FAKE session manager written here: a raw-socket internal component
+# 'sm1' that binds the domain, answers <session action='start'/> with
+# 'started' (or 'replaced' for the holder of the same full JID first),
+# answers IQs, and echoes messages back.
+#
+# Checks: STARTTLS + SCRAM-SHA-256 login and a message round trip with
+# slixmpp; direct TLS (ALPN, SNI); a wrong password; PLAIN refused before
+# TLS; what the stream offers at each step; host-unknown, invalid namespace,
+# unsupported version; junk before the header; an oversized stanza;
+# stanzas before bind; stanzas queued until 'started'; 'from' stamping;
+# resource conflict; a client gone in the middle of SASL leaves nothing;
+# login timeout; ping; connections per address; a client that does not
+# read; SIGTERM ends every session.
+#
+# Every read has a timeout, a watchdog ends the whole test, and every
+# process is killed at the end whatever happens.
+import base64
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import xml.etree.ElementTree as ET
+
+SRC = os.environ.get("SB_SRC") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("SB_BUILD") or os.path.join(SRC, "build")
+ROUTER = os.path.join(BUILD, "sb-router")
+C2S = os.path.join(BUILD, "sb-c2s")
+SBCTL = os.path.join(BUILD, "sbctl")
+WATCHDOG = 180
+WAIT = 10.0
+SECRET = "test-component-secret"
+DOMAIN = "localhost"
+PER_ADDRESS = 30
+
+NS_STREAMS = "http://etherx.jabber.org/streams"
+NS_STREAM_ERR = "urn:ietf:params:xml:ns:xmpp-streams"
+NS_STANZA_ERR = "urn:ietf:params:xml:ns:xmpp-stanzas"
+NS_ROUTE = "urn:switchboard:route:0"
+NS_SESSION = "urn:switchboard:session:0"
+NS_COMP = "jabber:component:accept"
+
+USERS = {"juliet": "balcony-Pässword", "romeo": "r0meo secret"}
+
+# --- TAP ---
+
+ntests = 0
+nfailed = 0
+
+
+def ok(cond, desc, diag=None):
+    global ntests, nfailed
+    ntests += 1
+    if not cond:
+        nfailed += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", ntests, desc), flush=True)
+    if not cond and diag:
+        for line in str(diag).splitlines():
+            print("# " + line, flush=True)
+    return cond
+
+
+# Raw clients a check opened: closed when it is done.
+clients = []
+
+
+def close_clients():
+    for c in clients:
+        c.close()
+    clients.clear()
+
+
+def check(desc, fn):
+    """Run one check; an exception is a failure with its traceback."""
+    try:
+        r = fn()
+        return ok(r is None or bool(r), desc, None if r is None or r else "returned %r" % (r,))
+    except Exception:
+        return ok(False, desc, traceback.format_exc())
+    finally:
+        close_clients()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, what, logtext):
+    deadline = time.time() + WAIT
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+    raise RuntimeError("%s did not start:\n%s" % (what, logtext()))
+
+
+# --- set-up: certificates, database, configuration ---
+
+def make_cert(tmp, name):
+    key = os.path.join(tmp, name + ".key")
+    crt = os.path.join(tmp, name + ".crt")
+    tmpl = os.path.join(tmp, name + ".tmpl")
+    with open(tmpl, "w") as f:
+        f.write('cn = "%s"\ndns_name = "%s"\nexpiration_days = 30\ntls_www_server\n'
+                'signing_key\nencryption_key\n' % (name, name))
+    subprocess.run(["certtool", "--generate-privkey", "--key-type=ecdsa", "--curve=secp256r1",
+                    "--outfile", key], check=True, capture_output=True, timeout=30)
+    subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key,
+                    "--template", tmpl, "--outfile", crt], check=True, capture_output=True,
+                   timeout=30)
+    return crt, key
+
+
+SWITCHBOARD = """<?xml version='1.0'?>
+<switchboard>
+  <storage driver='sqlite'><path>%(db)s</path></storage>
+</switchboard>
+"""
+
+ROUTER_XML = """<?xml version='1.0'?>
+<router>
+  <log level='debug'/>
+  <listen address='127.0.0.1' port='%(rport)d'/>
+  <component name='sm1' secret='${SB_COMPONENT_SECRET}' internal='yes'>
+    <bind name='localhost' share='yes'/>
+    <bind name='example.test' share='yes'/>
+  </component>
+  <component name='c2s1' secret='${SB_COMPONENT_SECRET}' internal='yes'/>
+</router>
+"""
+
+C2S_XML = """<?xml version='1.0'?>
+<c2s>
+  <log level='debug'/>
+  <router address='127.0.0.1' port='%(rport)d' name='c2s1' secret='${SB_COMPONENT_SECRET}'/>
+  <listen address='127.0.0.1' port='%(port)d' tls='starttls'/>
+  <listen address='127.0.0.1' port='%(dport)d' tls='direct-tls'/>
+  <domain name='LocalHost'>
+    <certificate>localhost.crt</certificate>
+    <key>localhost.key</key>
+  </domain>
+  <domain name='example.test'>
+    <certificate>example.test.crt</certificate>
+    <key>example.test.key</key>
+  </domain>
+  <limits>
+    <stanza-size>16k</stanza-size>
+    <login-timeout>%(login)s</login-timeout>
+    <idle-timeout>30s</idle-timeout>
+    <ping-interval>1s</ping-interval>
+    <connections-per-address>%(peraddr)d</connections-per-address>
+    <read-rate>32k</read-rate>
+    <read-burst>48k</read-burst>
+    <write-buffer>64k</write-buffer>
+    <auth-failures>2</auth-failures>
+  </limits>
+</c2s>
+"""
+
+
+class Proc:
+    def __init__(self, tmp, name, argv, env):
+        self.name = name
+        self.logpath = os.path.join(tmp, name + ".log")
+        self.log = open(self.logpath, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=env)
+
+    def logtext(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=WAIT):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if re.search(pattern, self.logtext()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, timeout=WAIT):
+        """SIGTERM and the exit status (None when it had to be killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+# --- the fake session manager ---
+
+class FakeSM(threading.Thread):
+    """
+    The internal component sm1: binds the domains (share), starts sessions,
+    answers IQs, echoes messages. Everything it sees is recorded.
+    """
+
+    def __init__(self, rport):
+        super().__init__(daemon=True)
+        self.s = socket.create_connection(("127.0.0.1", rport), timeout=WAIT)
+        self.buf = b""
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.sessions = {}      # full JID -> (sid, c2s name)
+        self.started = []       # sids answered 'started'
+        self.ended = []         # sids c2s said 'end' for
+        self.starts = []        # (sid, jid) of every start
+        self.stanzas = []       # (sid, element) of every client stanza
+        self.announced = []     # (event, name, link)
+        self.delay = {}         # resource -> seconds before 'started'
+        self.pending = []       # (time, bytes) to send later
+        self.error = None
+        self.handshake()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        with self.lock:
+            self.s.sendall(data)
+
+    def read_until(self, pattern):
+        deadline = time.time() + WAIT
+        while True:
+            m = re.search(pattern, self.buf, re.S)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            if time.time() > deadline:
+                raise RuntimeError("fake sm: no %r in %r" % (pattern, self.buf))
+            r, _, _ = select.select([self.s], [], [], 0.5)
+            if r:
+                d = self.s.recv(65536)
+                if not d:
+                    raise RuntimeError("fake sm: router closed")
+                self.buf += d
+
+    def handshake(self):
+        import hashlib
+        self.send("<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
+                  "xmlns:stream='%s' to='sm1'>" % NS_STREAMS)
+        m = self.read_until(rb"<stream:stream[^>]*\bid='([^']*)'[^>]*>")
+        sid = m.group(1).decode()
+        self.send("<handshake>%s</handshake>" % hashlib.sha1((sid + SECRET).encode()).hexdigest())
+        self.read_until(rb"<handshake/>")
+        for i, name in enumerate(["localhost", "example.test"]):
+            self.send("<bind xmlns='urn:switchboard:component:0' name='%s' id='b%d'/>" % (name, i))
+            self.read_until(rb"<bound [^>]*/>")
+        self.s.settimeout(None)
+
+    def run(self):
+        try:
+            while not self.stop_ev.is_set():
+                now = time.time()
+                due = [p for p in self.pending if p[0] <= now]
+                self.pending = [p for p in self.pending if p[0] > now]
+                for _, data in due:
+                    self.send(data)
+                r, _, _ = select.select([self.s], [], [], 0.05)
+                if not r:
+                    continue
+                d = self.s.recv(65536)
+                if not d:
+                    break
+                self.buf += d
+                self.process()
+        except Exception:
+            self.error = traceback.format_exc()
+
+    def process(self):
+        while True:
+            self.buf = self.buf.lstrip()
+            m = re.match(rb"<announce [^>]*/>", self.buf)
+            if m:
+                a = ET.fromstring(m.group(0))
+                self.announced.append((a.get("event"), a.get("name"), a.get("link")))
+                self.buf = self.buf[m.end():]
+                continue
+            m = re.match(rb"<route .*?</route>|<route [^>]*/>", self.buf, re.S)
+            if not m:
+                return
+            self.buf = self.buf[m.end():]
+            self.envelope(ET.fromstring(m.group(0)))
+
+    def to_c2s(self, c2s, inner, sid=None):
+        self.send("<route xmlns='%s' to='%s' from='sm1'%s>%s</route>" % (
+            NS_ROUTE, c2s, " sid='%s'" % sid if sid else "", inner))
+
+    def envelope(self, env):
+        c2s = env.get("from")
+        sid = env.get("sid")
+        inner = list(env)[0]
+        tag = inner.tag.split("}")[1]
+        if inner.tag == "{%s}session" % NS_SESSION:
+            self.session(c2s, inner)
+            return
+        with self.lock:
+            self.stanzas.append((sid, inner))
+        frm, to, typ, id_ = inner.get("from"), inner.get("to"), inner.get("type"), inner.get("id")
+        if tag == "iq" and typ in ("get", "set"):
+            self.to_c2s(c2s, "<iq xmlns='%s' type='result' id='%s' to='%s' from='%s'/>" % (
+                NS_COMP, id_, frm, to or frm.split("/")[0]), sid)
+        elif tag == "message":
+            body = inner.find("{%s}body" % NS_COMP)
+            text = body.text if body is not None else ""
+            if text == "flood":
+                chunk = "x" * 4000
+                for i in range(400):
+                    self.to_c2s(c2s, "<message xmlns='%s' to='%s' from='%s'><body>%d %s</body>"
+                                "</message>" % (NS_COMP, frm, to, i, chunk), sid)
+                return
+            self.to_c2s(c2s, "<message xmlns='%s' to='%s' from='%s' type='chat'>"
+                        "<body>echo: %s</body></message>" % (NS_COMP, frm, to or DOMAIN, text), sid)
+
+    def session(self, c2s, el):
+        action, sid, jid = el.get("action"), el.get("sid"), el.get("jid")
+        if action == "start":
+            with self.lock:
+                self.starts.append((sid, jid))
+                old = self.sessions.get(jid)
+                self.sessions[jid] = (sid, c2s)
+            if old:
+                self.to_c2s(old[1], "<session xmlns='%s' action='replaced' sid='%s'/>" % (
+                    NS_SESSION, old[0]))
+            reply = "<session xmlns='%s' action='started' sid='%s' jid='%s'/>" % (
+                NS_SESSION, sid, jid)
+            res = jid.split("/", 1)[1]
+            if res.startswith("fail"):
+                reply = "<session xmlns='%s' action='failed' sid='%s' condition='not-allowed'/>" % (
+                    NS_SESSION, sid)
+                with self.lock:
+                    del self.sessions[jid]
+            else:
+                with self.lock:
+                    self.started.append(sid)
+            delay = self.delay.get(res, 0)
+            data = "<route xmlns='%s' to='%s' from='sm1'>%s</route>" % (NS_ROUTE, c2s, reply)
+            if delay:
+                self.pending.append((time.time() + delay, data))
+            else:
+                self.send(data)
+        elif action == "end":
+            with self.lock:
+                self.ended.append(sid)
+                for j, (s, _) in list(self.sessions.items()):
+                    if s == sid:
+                        del self.sessions[j]
+
+    def end_session(self, jid, condition=None):
+        """Tell c2s that sm ends the session of jid."""
+        with self.lock:
+            sid, c2s = self.sessions.pop(jid)
+        self.to_c2s(c2s, "<session xmlns='%s' action='end' sid='%s'%s/>" % (
+            NS_SESSION, sid, " condition='%s'" % condition if condition else ""))
+
+    def stanzas_of(self, sid):
+        with self.lock:
+            return [el for s, el in self.stanzas if s == sid]
+
+    def sid_of(self, jid):
+        with self.lock:
+            return self.sessions[jid][0]
+
+    def close(self):
+        self.stop_ev.set()
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+# --- a raw client ---
+
+class Raw:
+    """One raw client connection: bytes out, regular expressions in."""
+
+    def __init__(self, port, direct_tls=False, sni=DOMAIN, alpn=None):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.buf = b""
+        self.eof = False
+        if direct_tls:
+            self.wrap(sni, alpn)
+
+    def wrap(self, sni=DOMAIN, alpn=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
+        self.s.setblocking(True)
+        self.s.settimeout(WAIT)
+        self.s = ctx.wrap_socket(self.s, server_hostname=sni)
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.s.sendall(data)
+
+    def fill(self, timeout):
+        if self.eof:
+            return False
+        if not (isinstance(self.s, ssl.SSLSocket) and self.s.pending()):
+            r, _, _ = select.select([self.s], [], [], max(timeout, 0))
+            if not r:
+                return False
+        try:
+            d = self.s.recv(1 << 16)
+        except (ConnectionResetError, socket.timeout, ssl.SSLError, OSError):
+            d = b""
+        if not d:
+            self.eof = True
+            return False
+        self.buf += d
+        return True
+
+    def expect(self, pattern, timeout=WAIT):
+        deadline = time.time() + timeout
+        while True:
+            m = re.search(pattern, self.buf, re.S)
+            if m:
+                self.skipped = self.buf[:m.start()]
+                self.buf = self.buf[m.end():]
+                return m
+            left = deadline - time.time()
+            if left <= 0 or self.eof:
+                raise AssertionError("waited for %r, have %r%s" % (
+                    pattern, self.buf[-600:], " (EOF)" if self.eof else ""))
+            self.fill(left)
+
+    def open(self, to=DOMAIN, ns="jabber:client", version="1.0", extra=""):
+        self.send("<?xml version='1.0'?><stream:stream xmlns='%s' xmlns:stream='%s'%s%s%s>" % (
+            ns, NS_STREAMS, " to='%s'" % to if to else "",
+            " version='%s'" % version if version else "", extra))
+
+    def header(self):
+        return self.expect(rb"<stream:stream[^>]*>").group(0)
+
+    def features(self):
+        return self.expect(rb"<stream:features>.*?</stream:features>").group(0)
+
+    def stream_error(self, timeout=WAIT):
+        m = self.expect(rb"<stream:error><([a-z-]+) xmlns='" + NS_STREAM_ERR.encode() +
+                        rb"'/>.*?</stream:error></stream:stream>", timeout)
+        self.wait_eof(timeout)
+        return m.group(1).decode()
+
+    def wait_eof(self, timeout=WAIT):
+        deadline = time.time() + timeout
+        while not self.eof and time.time() < deadline:
+            self.fill(deadline - time.time())
+        if not self.eof:
+            raise AssertionError("no EOF; have %r" % self.buf[-300:])
+        return True
+
+    def starttls(self, sni=DOMAIN):
+        self.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        self.expect(rb"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        if self.buf:
+            raise AssertionError("bytes after <proceed/>: %r" % self.buf)
+        self.wrap(sni)
+
+    def plain(self, user, password):
+        self.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>" %
+                  base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode())
+        m = self.expect(rb"<(success|failure)[^>]*?(/>|>.*?</\1>)")
+        return m.group(0).decode()
+
+    def bind(self, resource=None, id_="bind1"):
+        self.send("<iq type='set' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>%s"
+                  "</bind></iq>" % (id_, "<resource>%s</resource>" % resource if resource else ""))
+        m = self.expect((r"<iq [^>]*id='%s'[^>]*>.*?</iq>" % id_).encode())
+        j = re.search(rb"<jid>([^<]*)</jid>", m.group(0))
+        return j.group(1).decode() if j else m.group(0).decode()
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def login(port, user, resource=None, direct_tls=False, bind=True):
+    """A raw client through STARTTLS (or direct TLS), PLAIN and bind: (client, full JID)."""
+    c = Raw(port, direct_tls=direct_tls)
+    if not direct_tls:
+        c.open()
+        c.header()
+        c.features()
+        c.starttls()
+    c.open()
+    c.header()
+    c.features()
+    r = c.plain(user, USERS[user])
+    if not r.startswith("<success"):
+        raise AssertionError("login failed: %s" % r)
+    c.open()
+    c.header()
+    f = c.features()
+    if not bind:
+        return c, f.decode()
+    jid = c.bind(resource)
+    if "@" not in jid:
+        raise AssertionError("bind failed: %s" % jid)
+    return c, jid
+
+
+# --- slixmpp ---
+
+def slix_login(port, jid, password, use_ssl=False, mech="SCRAM-SHA-256", message=None,
+               timeout=WAIT):
+    """
+    Log in with slixmpp; optionally send message to echo@localhost and wait
+    for the echo. Returns a dict of what happened.
+    """
+    import asyncio
+    import logging
+    import slixmpp
+
+    logging.getLogger("slixmpp").setLevel(logging.CRITICAL)   # failures are checked here
+
+    result = {"session": False, "failed_auth": False, "echo": None, "mech": None}
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    xmpp = slixmpp.ClientXMPP(jid, password, sasl_mech=mech)
+    xmpp.loop = loop
+    xmpp.ssl_context.check_hostname = False
+    xmpp.ssl_context.verify_mode = ssl.CERT_NONE
+    # slixmpp binds only with tls-unique, which TLS 1.3 does not have: no
+    # channel binding at all (gs2 flag 'n'), or it would say 'y' to a server
+    # that offers -PLUS, which SCRAM rightly takes for a downgrade.
+    fm = xmpp["feature_mechanisms"]
+    default_creds = fm._default_credentials
+
+    def creds(required, optional):
+        r = default_creds(required, optional)
+        if "channel_binding" in r:
+            r["channel_binding"] = None
+        return r
+    fm.sasl_callback = creds
+    done = loop.create_future()
+
+    def finish(_=None):
+        if not done.done():
+            done.set_result(True)
+
+    def on_session(_):
+        result["session"] = True
+        result["mech"] = xmpp["feature_mechanisms"].mech.name if xmpp["feature_mechanisms"].mech else None
+        if message is None:
+            finish()
+        else:
+            xmpp.send_message(mto="echo@localhost", mbody=message, mtype="chat")
+
+    def on_message(msg):
+        result["echo"] = str(msg["body"])
+        result["echo_to"] = str(msg["to"])
+        finish()
+
+    def on_failed(_):
+        result["failed_auth"] = True
+        finish()
+
+    xmpp.add_event_handler("session_start", on_session)
+    xmpp.add_event_handler("message", on_message)
+    xmpp.add_event_handler("failed_auth", on_failed)
+    xmpp.add_event_handler("failed_all_auth", on_failed)
+    xmpp.add_event_handler("disconnected", finish)
+    xmpp.connect(("127.0.0.1", port), use_ssl=use_ssl)
+    try:
+        loop.run_until_complete(asyncio.wait_for(done, timeout))
+    except asyncio.TimeoutError:
+        result["timeout"] = True
+    xmpp.disconnect()
+    try:
+        loop.run_until_complete(asyncio.wait_for(xmpp.disconnected, 3))
+    except Exception:
+        pass
+    # slixmpp leaves tasks behind: end them so closing the loop is quiet.
+    tasks = asyncio.all_tasks(loop)
+    for t in tasks:
+        t.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.close()
+    return result
+
+
+# --- the checks ---
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="sb-c2s-login-")
+    procs = []
+    sm = None
+    try:
+        env = dict(os.environ, SB_COMPONENT_SECRET=SECRET)
+        make_cert(tmp, "localhost")
+        make_cert(tmp, "example.test")
+        swxml = os.path.join(tmp, "switchboard.xml")
+        with open(swxml, "w") as f:
+            f.write(SWITCHBOARD % {"db": os.path.join(tmp, "sb.db")})
+        subprocess.run([SBCTL, "-c", swxml, "db", "init"], check=True, capture_output=True,
+                       timeout=60)
+        for u, p in USERS.items():
+            subprocess.run([SBCTL, "-c", swxml, "adduser", "%s@%s" % (u, DOMAIN), p], check=True,
+                           capture_output=True, timeout=60)
+        ok(True, "database made with sbctl db init and adduser")
+
+        rport, port, dport = free_port(), free_port(), free_port()
+        with open(os.path.join(tmp, "router.xml"), "w") as f:
+            f.write(ROUTER_XML % {"rport": rport})
+        c2sxml = os.path.join(tmp, "c2s.xml")
+        with open(c2sxml, "w") as f:
+            f.write(C2S_XML % {"rport": rport, "port": port, "dport": dport, "login": "4s",
+                               "peraddr": PER_ADDRESS})
+        router = Proc(tmp, "router", [ROUTER, "-c", os.path.join(tmp, "router.xml")], env)
+        procs.append(router)
+        wait_port(rport, router.proc, "router", router.logtext)
+        sm = FakeSM(rport)
+        sm.start()
+        c2s = Proc(tmp, "c2s", [C2S, "-c", c2sxml], env)
+        procs.append(c2s)
+        wait_port(port, c2s.proc, "c2s", c2s.logtext)
+        wait_port(dport, c2s.proc, "c2s", c2s.logtext)
+        ok(c2s.wait_log(r"router link up as c2s1"), "c2s starts and links up with the router",
+           c2s.logtext()[-2000:])
+
+        def C(*a, **kw):
+            c = Raw(*a, **kw)
+            clients.append(c)
+            return c
+
+        def L(*a, **kw):
+            c, j = login(*a, **kw)
+            clients.append(c)
+            return c, j
+
+        # --- a real client ---
+        def slix_starttls():
+            r = slix_login(port, "juliet@localhost/slix", USERS["juliet"], message="hello there")
+            assert r["session"], r
+            assert r["mech"] == "SCRAM-SHA-256", r
+            assert r["echo"] == "echo: hello there", r
+            assert r["echo_to"] == "juliet@localhost/slix", r
+            return True
+        check("slixmpp: STARTTLS, SCRAM-SHA-256, bind, a message round trip through sm",
+              slix_starttls)
+
+        def slix_direct():
+            r = slix_login(dport, "romeo@localhost/direct", USERS["romeo"], use_ssl=True,
+                           message="direct")
+            assert r["session"] and r["echo"] == "echo: direct", r
+            return True
+        check("slixmpp: direct TLS login and a message round trip", slix_direct)
+
+        def slix_wrong():
+            r = slix_login(port, "juliet@localhost/wrong", "not the password")
+            assert r["failed_auth"] and not r["session"], r
+            return True
+        check("slixmpp: a wrong password fails", slix_wrong)
+        check("the failed login is logged", lambda: c2s.wait_log(r"authentication as juliet failed: not-authorized"))
+
+        # --- before TLS ---
+        def before_tls():
+            c = C(port)
+            c.open()
+            h = c.header()
+            assert b"from='localhost'" in h and b"version='1.0'" in h and b" id='" in h, h
+            f = c.features()
+            assert f == (b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+                         b"<required/></starttls></stream:features>"), f
+            r = c.plain("juliet", USERS["juliet"])
+            assert "<encryption-required/>" in r, r
+            c.send("<message to='romeo@localhost'><body>x</body></message>")
+            return c.stream_error() == "not-authorized"
+        check("before TLS: only <starttls><required/>; PLAIN gets <encryption-required/>, "
+              "a stanza <not-authorized/>", before_tls)
+
+        def features_after_tls():
+            c = C(port)
+            c.open()
+            c.header()
+            c.features()
+            c.starttls()
+            c.open()
+            c.header()
+            f = c.features().decode()
+            for m in ("SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"):
+                assert "<mechanism>%s</mechanism>" % m in f, f
+            assert "starttls" not in f and "xmpp-bind" not in f, f
+            c.send("<iq type='get' id='x'><query xmlns='jabber:iq:roster'/></iq>")
+            return c.stream_error() == "not-authorized"
+        check("after STARTTLS: SASL mechanisms, no STARTTLS; a stanza before SASL is "
+              "<not-authorized/>", features_after_tls)
+
+        def starttls_pipelined():
+            # <starttls/> and the ClientHello in one write: the bytes after
+            # the element must reach TLS, not the XML parser.
+            c = C(port)
+            c.open()
+            c.header()
+            c.features()
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            tls = ctx.wrap_bio(inc, out, server_hostname=DOMAIN)
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            c.send(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + out.read())
+            c.expect(rb"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            deadline = time.time() + WAIT
+            while True:
+                inc.write(c.buf)
+                c.buf = b""
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    pass
+                c.send(out.read())
+                if time.time() > deadline or not c.fill(deadline - time.time()):
+                    raise AssertionError("TLS handshake did not finish")
+            c.send(out.read())
+            tls.write(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                       "xmlns:stream='%s' to='localhost' version='1.0'>" % NS_STREAMS).encode())
+            c.send(out.read())
+            plain = b""
+            while b"</stream:features>" not in plain and time.time() < deadline:
+                c.fill(deadline - time.time())
+                inc.write(c.buf)
+                c.buf = b""
+                try:
+                    while True:
+                        plain += tls.read(65536)
+                except ssl.SSLWantReadError:
+                    pass
+            return b"<mechanism>PLAIN</mechanism>" in plain
+        check("STARTTLS with the ClientHello in the same write as <starttls/>",
+              starttls_pipelined)
+
+        def sasl_pipelined():
+            # The answer to PLAIN waits for storage: what follows <auth/> in
+            # the same write (the new header, the bind) must wait, then go
+            # to the restarted stream.
+            c = C(port)
+            c.open()
+            c.header()
+            c.features()
+            c.starttls()
+            c.open()
+            c.header()
+            c.features()
+            c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
+                   "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='%s' "
+                   "to='localhost' version='1.0'><iq type='set' id='pb'><bind "
+                   "xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>piped</resource></bind></iq>"
+                   % (base64.b64encode(("\0romeo\0" + USERS["romeo"]).encode()).decode(),
+                      NS_STREAMS))
+            c.expect(rb"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+            h = c.expect(rb"<stream:stream[^>]*>").group(0)
+            f = c.expect(rb"<stream:features>.*?</stream:features>").group(0)
+            m = c.expect(rb"<iq [^>]*id='pb'[^>]*>.*?</iq>").group(0)
+            return (b"from='localhost'" in h and b"xmpp-bind" in f and
+                    b"<jid>romeo@localhost/piped</jid>" in m)
+        check("SASL, the restarted stream and the bind pipelined in one write", sasl_pipelined)
+
+        def direct_alpn_sni():
+            c = C(dport, direct_tls=True, sni="example.test", alpn=["xmpp-client"])
+            assert c.s.selected_alpn_protocol() == "xmpp-client", c.s.selected_alpn_protocol()
+            der = c.s.getpeercert(True)
+            assert b"example.test" in der, "not the example.test certificate"
+            c.open(to="example.test")
+            h = c.header()
+            assert b"from='example.test'" in h, h
+            f = c.features()
+            return b"<mechanism>PLAIN</mechanism>" in f and b"starttls" not in f
+        check("direct TLS: ALPN xmpp-client, the certificate chosen by SNI, SASL offered",
+              direct_alpn_sni)
+
+        # --- header checks ---
+        def host_unknown():
+            c = C(port)
+            c.open(to="nowhere.example")
+            return c.stream_error() == "host-unknown"
+        check("a domain not served: <host-unknown/>", host_unknown)
+
+        def no_to():
+            c = C(port)
+            c.open(to=None)
+            return c.stream_error() == "host-unknown"
+        check("no 'to': <host-unknown/>", no_to)
+
+        def bad_ns():
+            c = C(port)
+            c.open(ns="jabber:server")
+            h = c.header()
+            return b"from='localhost'" in h and c.stream_error() == "invalid-namespace"
+        check("content namespace jabber:server: our header, then <invalid-namespace/>", bad_ns)
+
+        def old_version():
+            c = C(port)
+            c.open(version=None)
+            return c.stream_error() == "unsupported-version"
+        check("no version (0.9): <unsupported-version/>", old_version)
+
+        def domain_case():
+            c = C(port)
+            c.open(to="LOCALHOST")
+            h = c.header()
+            return b"from='localhost'" in h
+        check("'to' is compared in canonical form", domain_case)
+
+        def junk():
+            c = C(port)
+            c.send("hello world\r\n<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                   "xmlns:stream='%s' to='localhost' version='1.0'>" % NS_STREAMS)
+            return c.stream_error() in ("not-well-formed", "bad-format")
+        check("junk before the header: a stream error and the end", junk)
+
+        def junk_after():
+            c, _ = L(port, "romeo", "junk")
+            c.send("</stream:stream>")
+            c.expect(rb"</stream:stream>")
+            c.send("garbage after the end <<<")
+            return c.wait_eof()
+        check("</stream:stream>: answered and closed; bytes after it ignored", junk_after)
+
+        def big_before_tls():
+            c = C(port)
+            c.open()
+            c.header()
+            c.features()
+            c.send("<message><body>%s</body></message>" % ("y" * 20000))
+            return c.stream_error() == "policy-violation"
+        check("an oversized stanza before TLS: <policy-violation/>", big_before_tls)
+
+        def big_bound():
+            c, jid = L(port, "romeo", "big")
+            c.send("<message to='echo@localhost'><body>%s</body></message>" % ("z" * 20000))
+            return c.stream_error() == "policy-violation"
+        check("an oversized stanza after login: <policy-violation/>", big_bound)
+
+        # --- SASL over raw sockets ---
+        def wrong_plain_twice():
+            c = C(port)
+            c.open()
+            c.header()
+            c.features()
+            c.starttls()
+            c.open()
+            c.header()
+            c.features()
+            r1 = c.plain("juliet", "wrong")
+            assert "<not-authorized/>" in r1, r1
+            r2 = c.plain("juliet", "wrong again")
+            assert "<not-authorized/>" in r2, r2
+            return c.stream_error() == "policy-violation"
+        check("two failed SASL attempts (auth-failures 2): <policy-violation/>", wrong_plain_twice)
+
+        def sasl_gone():
+            n_starts = len(sm.starts)
+            c = C(port)
+            c.open()
+            c.header()
+            c.features()
+            c.starttls()
+            c.open()
+            c.header()
+            c.features()
+            c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>%s"
+                   "</auth>" % base64.b64encode(b"n,,n=juliet,r=abcdefghijklmnop").decode())
+            c.expect(rb"<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>")
+            c.close()
+            time.sleep(0.3)
+            return len(sm.starts) == n_starts
+        check("a client gone in the middle of SASL: no session started", sasl_gone)
+
+        # --- binding ---
+        def features_after_sasl():
+            c, f = L(port, "juliet", bind=False)
+            assert "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>" in f, f
+            assert "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>" in f, f
+            c.send("<presence/>")
+            return c.stream_error() == "not-authorized"
+        check("after SASL: bind and the optional session; a stanza before bind is "
+              "<not-authorized/>", features_after_sasl)
+
+        def bind_generated():
+            c, jid = L(port, "juliet")
+            return re.fullmatch(r"juliet@localhost/[a-z0-9]{16}", jid) is not None
+        check("bind without a resource: a server-made one", bind_generated)
+
+        def bind_session_stamp():
+            c, jid = L(port, "romeo", "Stamp")
+            assert jid == "romeo@localhost/Stamp", jid
+            c.send("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
+            c.expect(rb"<iq [^>]*type='result'[^>]*id='s1'|<iq [^>]*id='s1'[^>]*type='result'")
+            c.send("<message from='juliet@localhost/forged' to='echo@LOCALHOST'><body>stamp</body></message>")
+            c.expect(rb"echo: stamp")
+            sid = sm.sid_of(jid)
+            msgs = [el for el in sm.stanzas_of(sid) if el.tag == "{%s}message" % NS_COMP]
+            assert msgs and msgs[-1].get("from") == "romeo@localhost/Stamp", [m.attrib for m in msgs]
+            assert msgs[-1].get("to") == "echo@localhost", msgs[-1].attrib
+            return True
+        check("the session IQ gets a result; 'from' is stamped with the full JID", bind_session_stamp)
+
+        def bad_iq():
+            c, jid = L(port, "romeo", "badiq")
+            c.send("<iq type='get' id='two'><a xmlns='urn:x'/><b xmlns='urn:x'/></iq>"
+                   "<iq type='nonsense' id='t'><a xmlns='urn:x'/></iq>")
+            m1 = c.expect(rb"<iq [^>]*id='two'[^>]*>.*?</iq>").group(0)
+            m2 = c.expect(rb"<iq [^>]*id='t'[^>]*>.*?</iq>").group(0)
+            return all(b"type='error'" in m and b"<bad-request" in m for m in (m1, m2))
+        check("an IQ with two payloads or an unknown type: <bad-request/>", bad_iq)
+
+        def second_bind():
+            c, jid = L(port, "romeo", "twice")
+            c.send("<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                   "<resource>other</resource></bind></iq>")
+            m = c.expect(rb"<iq [^>]*id='b2'[^>]*>.*?</iq>")
+            return b"type='error'" in m.group(0) and b"<not-allowed" in m.group(0)
+        check("a second bind: <not-allowed/>", second_bind)
+
+        def bad_resource():
+            c, _ = L(port, "romeo", bind=False)
+            r = c.bind("r" * 1100)     # a resourcepart has at most 1023 bytes
+            return "type='error'" in r and "<bad-request" in r
+        check("an invalid resource: <bad-request/>", bad_resource)
+
+        def bind_failed():
+            c, _ = L(port, "romeo", bind=False)
+            r = c.bind("fail-me", id_="f1")
+            assert "type='error'" in r and "<not-allowed" in r, r
+            jid = c.bind("after-fail", id_="f2")
+            return jid == "romeo@localhost/after-fail"
+        check("sm says 'failed': the bind gets its condition and the client may bind again",
+              bind_failed)
+
+        def queued_until_started():
+            sm.delay["slow"] = 0.5
+            c, _ = L(port, "juliet", bind=False)
+            c.send("<iq type='set' id='q1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                   "<resource>slow</resource></bind></iq>"
+                   "<message to='echo@localhost'><body>one</body></message>"
+                   "<message to='echo@localhost'><body>two</body></message>")
+            c.expect(rb"<iq [^>]*id='q1'[^>]*>.*?</iq>")
+            before = c.skipped
+            assert b"echo:" not in before, before
+            c.expect(rb"echo: one")
+            c.expect(rb"echo: two")
+            return True
+        check("stanzas sent before 'started' wait, in order, and go after the bind result",
+              queued_until_started)
+
+        def conflict():
+            a, ja = L(port, "juliet", "phone")
+            b, jb = L(port, "juliet", "phone")
+            assert ja == jb == "juliet@localhost/phone", (ja, jb)
+            assert a.stream_error() == "conflict"
+            b.send("<message to='echo@localhost'><body>still here</body></message>")
+            b.expect(rb"echo: still here")
+            return True
+        check("resource conflict: sm says 'replaced', the old stream gets <conflict/>, "
+              "the new one works", conflict)
+
+        def sm_ends():
+            c, jid = L(port, "romeo", "ended")
+            sm.end_session(jid, "policy-violation")
+            return c.stream_error() == "policy-violation"
+        check("sm ends a session: the stream error it names", sm_ends)
+
+        def disconnect_ends():
+            c, jid = L(port, "romeo", "gone")
+            sid = sm.sid_of(jid)
+            c.close()
+            deadline = time.time() + WAIT
+            while sid not in sm.ended and time.time() < deadline:
+                time.sleep(0.05)
+            return sid in sm.ended
+        check("a client that disconnects: sm is told 'end'", disconnect_ends)
+
+        # --- limits ---
+        def ping():
+            c, jid = L(port, "romeo", "pinged")
+            m = c.expect(rb"<iq type='get' id='(sb-ping-[0-9a-f]+)'[^>]*><ping xmlns='urn:xmpp:ping'/></iq>",
+                         timeout=5)
+            c.send("<iq type='result' id='%s' to='localhost'/>" % m.group(1).decode())
+            c.send("<message to='echo@localhost'><body>after ping</body></message>")
+            c.expect(rb"echo: after ping")
+            sid = sm.sid_of(jid)
+            iqs = [el for el in sm.stanzas_of(sid) if el.get("id") == m.group(1).decode()]
+            return not iqs
+        check("an idle client is pinged; the answer is taken by c2s, not sent to sm", ping)
+
+        def login_timeout():
+            c = C(port)
+            c.open()
+            c.header()
+            c.features()
+            return c.stream_error(timeout=8) == "connection-timeout"
+        check("no login within login-timeout: <connection-timeout/>", login_timeout)
+
+        def not_reading():
+            c, jid = L(port, "juliet", "deaf")
+            c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.send("<message to='echo@localhost'><body>flood</body></message>")
+            return c2s.wait_log(r"juliet@localhost/deaf: <policy-violation/>: not reading")
+        check("a client that does not read is cut off at the write-buffer bound", not_reading)
+
+        def rate():
+            c, jid = L(port, "romeo", "fast")
+            c.send(b" " * 100000)       # whitespace keepalives, over the rate
+            c.send("<message to='echo@localhost'><body>after the burst</body></message>")
+            c.expect(rb"echo: after the burst")
+            return c2s.wait_log(r"romeo@localhost/fast: over the read rate: paused")
+        check("whitespace keepalives are taken; over the read rate, reading pauses and "
+              "nothing is lost", rate)
+
+        def sm_gone():
+            nonlocal sm
+            c, jid = L(port, "juliet", "orphan")
+            sm.close()
+            assert c.stream_error() == "reset"
+            sm.join(WAIT)
+            c, _ = L(port, "romeo", bind=False)
+            r = c.bind("nobody-home")
+            assert "type='error'" in r and "<service-unavailable" in r, r
+            sm = FakeSM(rport)
+            sm.start()
+            c, jid = L(port, "juliet", "adopted")
+            c.send("<message to='echo@localhost'><body>new sm</body></message>")
+            c.expect(rb"echo: new sm")
+            return True
+        check("the session manager goes away: its sessions end with <reset/>, a bind "
+              "meanwhile gets <service-unavailable/>; a new one takes over", sm_gone)
+
+        def counters_zero():
+            deadline = time.time() + WAIT
+            while time.time() < deadline:
+                c2s.proc.send_signal(signal.SIGUSR1)
+                time.sleep(0.2)
+                lines = re.findall(r"(\d+) connections, (\d+) sessions", c2s.logtext())
+                if lines and lines[-1] == ("0", "0"):
+                    return True
+            raise AssertionError("last counters: %r" % (lines[-1:],))
+        check("every client gone: no connection and no session left", counters_zero)
+
+        def per_address():
+            conns = [C(port) for _ in range(PER_ADDRESS)]
+            for c in conns:
+                c.open()
+                c.header()
+            extra = C(port)
+            extra.wait_eof(3)
+            return c2s.wait_log(r"refused: already %d connections from this address" % PER_ADDRESS)
+        check("connections per address: one more is closed at once", per_address)
+        check("and they are counted down again", counters_zero)
+
+        def shutdown():
+            c, jid = L(port, "romeo", "shutdown")
+            sid = sm.sid_of(jid)
+            rc = c2s.stop()
+            assert c.stream_error() == "system-shutdown"
+            deadline = time.time() + WAIT
+            while sid not in sm.ended and time.time() < deadline:
+                time.sleep(0.05)
+            assert sid in sm.ended, "no 'end' for the session"
+            assert rc == 0, "exit status %r" % rc
+            return True
+        check("SIGTERM: <system-shutdown/>, sm told 'end', exit 0 with nothing left open",
+              shutdown)
+        ok(sm.error is None, "the fake sm saw nothing it could not parse", sm.error)
+    except Exception:
+        ok(False, "test set-up", traceback.format_exc())
+    finally:
+        close_clients()
+        if sm is not None:
+            sm.close()
+        for p in procs:
+            p.kill()
+        if nfailed:
+            for p in procs:
+                print("# --- %s log (tail) ---" % p.name)
+                for line in p.logtext().splitlines()[-60:]:
+                    print("# " + line)
+        if os.environ.get("SB_KEEP_TMP"):
+            print("# kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print("1..%d" % ntests)
+    return 1 if nfailed else 0
+
+
+if __name__ == "__main__":
+    def watchdog(signum, frame):
+        print("not ok - watchdog: the test took more than %d s" % WATCHDOG, flush=True)
+        os._exit(1)
+    signal.signal(signal.SIGALRM, watchdog)
+    signal.alarm(WATCHDOG)
+    sys.exit(main())
