@@ -183,9 +183,10 @@ bench: all
 
 # --- running ---
 run: all
-	@echo "make run: c2s, sm and s2s are not written yet, so there is no server to start."
-	@echo "          What exists: the router (build/sb-router -c etc/router.xml), sbctl"
-	@echo "          (build/sbctl), and the test suite ('make test')."
+	@echo "make run: the session manager (sm) is not written yet, so clients cannot get a"
+	@echo "          session and there is no server to start. What exists: the router"
+	@echo "          (build/sb-router), c2s (build/sb-c2s), sbctl (build/sbctl), and the"
+	@echo "          test suite ('make test')."
 	@exit 1
 
 deps:
