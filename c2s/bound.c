@@ -179,6 +179,12 @@ bound_started(struct client *cl, const char *jid)
 	cl->sess = SESS_ACTIVE;
 	client_bound(cl);
 	client_log(cl, SB_LOG_INFO, "bound");
+	if (cl->legacy) {
+		/* XEP-0078: the login IQ gets an empty result. */
+		c2s_iq_result(cl, cl->bind_id, NULL);
+		replay(cl);
+		return;
+	}
 	sb_buf_clear(b);
 	sb_buf_append_str(b, "<iq type='result' id='");
 	sb_xml_escape_attr(b, cl->bind_id, strlen(cl->bind_id));
@@ -204,6 +210,12 @@ bound_failed(struct client *cl, enum sb_stanza_err cond, const char *text)
 	cl->bind_id = NULL;
 	reply_error(cl, iq, cond, text);
 	sb_arena_reset(a);
+	if (cl->legacy) {
+		/* XEP-0078: not logged in after all; the client may try again. */
+		cl->legacy = 0;
+		cl->authed = 0;
+		cl->user = NULL;
+	}
 	replay(cl);
 }
 
@@ -304,6 +316,9 @@ active(struct client *cl, struct sb_xml_node *st)
 			client_send_node(cl, r);
 			return;
 		}
+		/* XEP-0077 password change and cancel (register.c). */
+		if (register_bound(cl, st))
+			return;
 	}
 	forward(cl, st);
 }

@@ -13,6 +13,8 @@
  *   bound.c     what a client may do once authenticated: resource binding,
  *               the session IQ, pings, stanzas stamped and sent to sm
  *   session.c   the session protocol with sm over the router link
+ *   register.c  XEP-0077 in-band registration, password change, cancel
+ *   iqauth.c    XEP-0078 legacy (non-SASL) login inside TLS
  *   addrs.c     connections per remote address
  *   main.c      arguments, store, TLS, listeners, router link, signals, loop
  *
@@ -150,6 +152,7 @@ enum session_state {
 };
 
 struct queued;
+struct reg_op;
 
 struct client {
 	struct c2s		*c2s;
@@ -180,6 +183,9 @@ struct client {
 	uint64_t		 sid;		/* 0: no session */
 	enum session_state	 sess;
 	const char		*holder;	/* sm link that started the session */
+	unsigned		 legacy:1;	/* logged in with XEP-0078: no bind result */
+	struct reg_op		*reg;		/* XEP-0077 work under way (register.c) */
+	const char		*delete_id;	/* XEP-0077 cancel: the IQ waiting for 'deleted' */
 	struct queued		*queue, *queue_tail;	/* stanzas waiting for 'started' */
 	struct sb_arena		 qarena;
 	size_t			 nqueued;
@@ -261,6 +267,9 @@ void	 session_end(struct client *cl);
 /* The sid text of a session ("<prefix>-<hex>") into buf. */
 void	 session_sid_format(const struct c2s *c2s, uint64_t sid, char *buf, size_t len);
 
+/* XEP-0077 cancel: ask sm to delete the account (<session action='delete'/>). */
+int	 session_delete(struct client *cl);
+
 /* Router link callbacks (main.c wires them). */
 void	 session_link_up(struct sb_complink *l, void *arg);
 void	 session_link_down(struct sb_complink *l, const char *reason, void *arg);
@@ -270,6 +279,29 @@ void	 session_link_announce(struct sb_complink *l, enum sb_complink_event ev, co
 	     const char *holder, void *arg);
 void	 sessions_init(struct c2s *c2s);
 void	 sessions_free(struct c2s *c2s);
+
+/* --- register.c: XEP-0077 --- */
+
+/* Append the iq-register stream feature when the stream may register. */
+void	 register_feature(struct client *cl, struct sb_buf *b);
+/*
+ * A jabber:iq:register IQ before authentication / from a bound session
+ * (to the server): 1 when it was taken (answered now or later), else 0.
+ */
+int	 register_preauth(struct client *cl, struct sb_xml_node *st);
+int	 register_bound(struct client *cl, struct sb_xml_node *st);
+/* The client goes: work under way finishes without it. */
+void	 register_client_gone(struct client *cl);
+/* <iq type='result'/> (payload may be NULL) and <iq type='error'/> by id. */
+void	 c2s_iq_result(struct client *cl, const char *id, const char *payload);
+void	 c2s_iq_error(struct client *cl, const char *id, enum sb_stanza_err cond,
+	     const char *text);
+
+/* --- iqauth.c: XEP-0078 --- */
+
+void	 iqauth_feature(struct client *cl, struct sb_buf *b);
+/* A jabber:iq:auth IQ before authentication: 1 when taken, else 0. */
+int	 iqauth_preauth(struct client *cl, struct sb_xml_node *st);
 
 /* --- the process (main.c) --- */
 

@@ -265,10 +265,6 @@ main(int argc, char **argv)
 	if ((c2s.conf = c2s_conf_load(c2s.conf_path, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	sb_log_set_level((enum sb_log_level)c2s.conf->log_level);
-	for (size_t i = 0; i < c2s.conf->ndomains; i++)
-		if (c2s.conf->domains[i].registration || c2s.conf->domains[i].legacy_auth)
-			log_warn("domain %s: in-band registration and legacy authentication are "
-			    "not implemented yet: not offered", c2s.conf->domains[i].name);
 	sb_arena_init(&c2s.scratch, 0);
 	c2s_addrs_init(&c2s.addrs);
 	sessions_init(&c2s);

@@ -271,12 +271,23 @@ session_end(struct client *cl)
 {
 	char sid[SID_STRLEN];
 
+	register_client_gone(cl);	/* XEP-0077 work finishes without the client */
 	if (cl->sid == 0)
 		return;
 	session_sid_format(cl->c2s, cl->sid, sid, sizeof(sid));
 	client_log(cl, SB_LOG_DEBUG, "session %s: end", sid);
 	send_session(cl->c2s, cl->jid, cl->bare_len, "end", sid, NULL);
 	forget(cl);
+}
+
+int
+session_delete(struct client *cl)
+{
+	char sid[SID_STRLEN];
+
+	session_sid_format(cl->c2s, cl->sid, sid, sizeof(sid));
+	client_log(cl, SB_LOG_INFO, "session %s: asks to delete the account", sid);
+	return send_session(cl->c2s, cl->jid, cl->bare_len, "delete", sid, NULL);
 }
 
 /* --- from sm --- */
@@ -340,6 +351,11 @@ cmd_end(struct client *cl, const struct command *c)
 static void
 cmd_deleted(struct client *cl, const struct command *c)
 {
+	/* XEP-0077 cancel: the IQ's result first, then the stream ends. */
+	if (cl->delete_id != NULL) {
+		c2s_iq_result(cl, cl->delete_id, NULL);
+		cl->delete_id = NULL;
+	}
 	forget(cl);
 	client_error(cl, SB_LOG_INFO, SB_STERR_NOT_AUTHORIZED, 0, "the account was deleted");
 }

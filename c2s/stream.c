@@ -18,7 +18,8 @@
  *
  * Before TLS only <starttls/> is accepted; an <auth/> gets the SASL failure
  * <encryption-required/>, anything else <not-authorized/>. Before SASL
- * success anything but SASL elements is <not-authorized/>.
+ * success anything but SASL elements and the IQs of XEP-0077 and XEP-0078
+ * (register.c, iqauth.c) is <not-authorized/>.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,9 @@ send_features(struct client *cl)
 		sb_buf_append_str(b, "<starttls xmlns='" SB_NS_XMPP_TLS "'><required/></starttls>");
 	} else if (!cl->authed) {
 		c2s_sasl_features(cl->c2s->sasl, sb_conn_tls(cl->conn), 1, b);
+		/* XEP-0077 and XEP-0078, when the domain allows them (register.c, iqauth.c). */
+		register_feature(cl, b);
+		iqauth_feature(cl, b);
 	} else {
 		sb_buf_append_str(b, "<bind xmlns='" SB_NS_XMPP_BIND "'/>"
 		    "<session xmlns='" SB_NS_XMPP_SESSION "'><optional/></session>");
@@ -449,6 +453,19 @@ sasl_before_tls(struct client *cl, struct sb_xml_node *st)
 	send_sasl_failure(cl, "encryption-required", "STARTTLS first");
 }
 
+/*
+ * The only stanzas before SASL: XEP-0077 registration and XEP-0078 login
+ * IQs (register.c, iqauth.c, which answer even when the domain has them
+ * off); any other is <not-authorized/>.
+ */
+static void
+preauth_iq(struct client *cl, struct sb_xml_node *st)
+{
+	if (register_preauth(cl, st) || iqauth_preauth(cl, st))
+		return;
+	client_error(cl, SB_LOG_INFO, SB_STERR_NOT_AUTHORIZED, 0, "<iq/> before authentication");
+}
+
 /* --- elements by state --- */
 
 typedef void element_fn(struct client *, struct sb_xml_node *);
@@ -472,6 +489,7 @@ static const struct element before_auth[] = {
 	{ SB_NS_XMPP_SASL, "response", sasl_response },
 	{ SB_NS_XMPP_SASL, "abort", sasl_abort },
 	{ SB_NS_XMPP_TLS, "starttls", starttls },
+	{ SB_NS_CLIENT, "iq", preauth_iq },
 	{ NULL, NULL, NULL }
 };
 

@@ -28,7 +28,9 @@
 /* XEPs */
 #define SB_NS_PING		"urn:xmpp:ping"				/* XEP-0199 */
 #define SB_NS_SASL_CB		"urn:xmpp:sasl-cb:0"			/* XEP-0440 */
+#define SB_NS_REGISTER		"jabber:iq:register"			/* XEP-0077 */
 #define SB_NS_FEATURE_REGISTER	"http://jabber.org/features/iq-register"	/* XEP-0077 */
+#define SB_NS_IQAUTH		"jabber:iq:auth"			/* XEP-0078 */
 #define SB_NS_FEATURE_IQAUTH	"http://jabber.org/features/iq-auth"	/* XEP-0078 */
 
 /* switchboard's internal protocol between router, c2s, sm and s2s */
