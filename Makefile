@@ -174,6 +174,8 @@ bench: all
 	@for b in $(filter $(BUILD)/bench/micro_%,$(BENCH_BIN)); do echo "== $$b"; $$b || exit 1; done
 	@if [ -x $(BUILD)/sb-router ]; then echo "== router forwarding (tools/bench/router.sh)"; \
 	  bash tools/bench/router.sh $(BUILD) || exit 1; fi
+	@if [ -x $(BUILD)/sb-c2s ]; then echo "== c2s logins (tools/bench/login.sh)"; \
+	  bash tools/bench/login.sh $(BUILD) || exit 1; fi
 	@echo "== $(BUILD)/bench/micro_storage on PostgreSQL (a throwaway server)"
 	@d=$$(mktemp -d /tmp/sb-bench-pg-XXXXXX); \
 	if ci=$$(t/lib/pgserver.sh start $$d 2>/dev/null); then \
