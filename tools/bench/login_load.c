@@ -2,12 +2,16 @@
  * login_load.c: login benchmark for c2s. Not a test.
  *
  *   login_load [options] C2S_PORT ROUTER_PORT SECRET C2S_PID ROUTER_PID
+ *   login_load -x [options] PORT SERVER_PID
  *     -d DOMAIN    the served domain (localhost)
  *     -a M         accounts bench1..benchM, password "bench" (1000)
  *     -n N         concurrent client slots (20)
  *     -t SECONDS   measured time (10), after a warm-up of -w SECONDS (2)
  *     -2           SCRAM-SHA-256 instead of SCRAM-SHA-1
  *     -p PRIORITY  the client's gnutls priority string (CLIENT_PRIORITY)
+ *     -x           no session manager: no router link, for any XMPP server
+ *                  on PORT (ejabberd: tools/bench/login-ejabberd.sh); the
+ *                  CPU measured is SERVER_PID's
  *
  * Each slot logs in again and again, one connection after the other, as
  * a client does: stream header, STARTTLS, a full TLS handshake (no
@@ -23,6 +27,7 @@
  * the internal component sm1, binds the domain (shared) and answers every
  * <session action='start'/> with 'started', so that bind completes without
  * an sm process. Its cost is the load generator's, not the server's.
+ * With -x it does not: the server binds on its own.
  *
  * Every connection comes from 127.0.0.1 (sb_conn_connect() cannot bind a
  * source address). The server closes first, so TIME_WAIT stays on its side
@@ -95,6 +100,7 @@ struct bench {
 	const char		*priority;
 	long			 c2s_pid, router_pid;
 	int			 nslots, naccounts;
+	int			 no_sm;		/* -x: no router, no sm1 */
 	double			 seconds, warmup;
 	enum sb_scram_hash	 hash;
 	struct sb_tls_ctx	*tls;
@@ -249,6 +255,8 @@ cpu_of(long pid)
 	unsigned long ut, st;
 	FILE *f;
 
+	if (pid == 0)
+		return 0;	/* -x: no router */
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	if ((f = fopen(path, "r")) == NULL)
 		die("cannot read %s", path);
@@ -721,16 +729,20 @@ sm_stanza(struct sb_complink *l, struct sb_xml_node *st, void *arg)
 }
 
 static void
-sm_up(struct sb_complink *l, void *arg)
+start_slots(struct bench *b)
 {
-	struct bench *b = arg;
-
-	(void)l;
 	if (b->t_start != 0)
 		return;
 	b->t_start = now();
 	for (int i = 0; i < b->nslots; i++)
 		slot_start(&b->slots[i]);
+}
+
+static void
+sm_up(struct sb_complink *l, void *arg)
+{
+	(void)l;
+	start_slots(arg);
 }
 
 static void
@@ -800,8 +812,12 @@ report(struct bench *b)
 	printf("login_load: %d slots, %d accounts, %s, STARTTLS (full handshakes), bind, "
 	    "presence, close; %.0f s measured after %.1f s warm-up\n", b->nslots, b->naccounts,
 	    sb_scram_mech_name(b->hash, 0), wall, b->t_measure - b->t_start);
-	printf("  sm: played by the load generator (sm1 answers 'started'; its CPU is not "
-	    "the server's)\n");
+	if (b->no_sm)
+		printf("  sm: none (-x): the server on port %d does the whole login; its CPU is "
+		    "process %ld's\n", b->c2s_port, b->c2s_pid);
+	else
+		printf("  sm: played by the load generator (sm1 answers 'started'; its CPU is "
+		    "not the server's)\n");
 	printf("  logins/s                 %9.1f  (%ld logins)\n", (double)b->logins / wall,
 	    b->logins);
 	printf("  failures                 %9ld\n", failures);
@@ -832,7 +848,8 @@ shutdown_all(struct bench *b)
 {
 	sb_timer_free(b->ticker);
 	b->ticker = NULL;
-	sb_complink_close(b->sm);
+	if (b->sm != NULL)
+		sb_complink_close(b->sm);
 	sb_loop_shutdown(b->loop);
 }
 
@@ -874,9 +891,10 @@ tick(struct sb_timer *t, void *arg)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: login_load [-2] [-d domain] [-a accounts] [-n slots] "
+	fprintf(stderr, "usage: login_load [-2x] [-d domain] [-a accounts] [-n slots] "
 	    "[-p priority] [-t seconds] [-w warmup]\n"
-	    "                  C2S_PORT ROUTER_PORT SECRET C2S_PID ROUTER_PID\n");
+	    "                  C2S_PORT ROUTER_PORT SECRET C2S_PID ROUTER_PID\n"
+	    "       login_load -x [...] PORT SERVER_PID\n");
 	exit(2);
 }
 
@@ -885,7 +903,7 @@ parse_args(struct bench *b, int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "2d:a:n:p:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "2d:a:n:p:t:w:x")) != -1) {
 		switch (ch) {
 		case '2': b->hash = SB_SCRAM_SHA256; break;
 		case 'd': b->domain = optarg; break;
@@ -894,11 +912,18 @@ parse_args(struct bench *b, int argc, char **argv)
 		case 'p': b->priority = optarg; break;
 		case 't': b->seconds = atof(optarg); break;
 		case 'w': b->warmup = atof(optarg); break;
+		case 'x': b->no_sm = 1; break;
 		default: usage();
 		}
 	}
-	if (argc - optind != 5 || b->naccounts < 1 || b->nslots < 1 || b->seconds <= 0)
+	if (argc - optind != (b->no_sm ? 2 : 5) || b->naccounts < 1 || b->nslots < 1 ||
+	    b->seconds <= 0)
 		usage();
+	if (b->no_sm) {
+		b->c2s_port = atoi(argv[optind]);
+		b->c2s_pid = atol(argv[optind + 1]);
+		return;
+	}
 	b->c2s_port = atoi(argv[optind]);
 	b->router_port = atoi(argv[optind + 1]);
 	b->secret = argv[optind + 2];
@@ -950,7 +975,10 @@ main(int argc, char **argv)
 	parse_args(&b, argc, argv);
 	sb_log_open("login_load", 0, SB_LOG_WARN);
 	setup(&b);
-	sm_connect(&b);
+	if (b.no_sm)
+		start_slots(&b);
+	else
+		sm_connect(&b);
 	b.ticker = sb_timer_every(b.loop, 50, tick, &b);
 	uv_run(b.loop, UV_RUN_DEFAULT);
 	cleanup(&b);
