@@ -173,23 +173,13 @@ forget(struct client *cl)
 /* --- writing to sm --- */
 
 static void
-attr(struct sb_buf *b, const char *name, const char *value)
-{
-	if (value == NULL)
-		return;
-	sb_buf_printf(b, " %s='", name);
-	sb_xml_escape_attr(b, value, strlen(value));
-	sb_buf_append_char(b, '\'');
-}
-
-static void
 envelope_open(struct sb_buf *b, const char *to, size_t tolen, const char *from, const char *sid)
 {
 	sb_buf_append_str(b, "<route xmlns='" SB_NS_ROUTE "' to='");
 	sb_xml_escape_attr(b, to, tolen);
 	sb_buf_append_char(b, '\'');
-	attr(b, "from", from);
-	attr(b, "sid", sid);
+	sb_xml_write_attr(b, "from", from);
+	sb_xml_write_attr(b, "sid", sid);
 	sb_buf_append_char(b, '>');
 }
 
@@ -206,10 +196,10 @@ send_session(struct c2s *c2s, const char *to, size_t tolen, const char *action,
 	sb_buf_clear(b);
 	envelope_open(b, to, tolen, sb_complink_name(c2s->link), NULL);
 	sb_buf_append_str(b, "<session xmlns='" SB_NS_SESSION "'");
-	attr(b, "action", action);
-	attr(b, "sid", sid);
-	attr(b, "id", sid);
-	attr(b, "jid", jid);
+	sb_xml_write_attr(b, "action", action);
+	sb_xml_write_attr(b, "sid", sid);
+	sb_xml_write_attr(b, "id", sid);
+	sb_xml_write_attr(b, "jid", jid);
 	sb_buf_append_str(b, "/></route>");
 	r = sb_complink_send_raw(c2s->link, sb_buf_data(b), sb_buf_len(b));
 	sb_buf_clear(b);
