@@ -151,11 +151,11 @@ asan:
 # --- fuzzing: clang + libFuzzer, a bounded run per target ---
 FUZZ_SRC  := $(sort $(wildcard t/fuzz/*.c))
 FUZZ_NAMES := $(FUZZ_SRC:t/fuzz/%.c=%)
-FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -Ilib $(PKG_CFLAGS) \
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -I. -Ilib -Istorage $(PKG_CFLAGS) \
               -fsanitize=fuzzer-no-link,address,undefined
 fuzz: $(BUILD)/config.mk
 	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined" \
-	  build-fuzz/libsb.a $(FUZZ_NAMES:%=build-fuzz/fuzz/%)
+	  build-fuzz/libsb.a build-fuzz/libsbstore.a $(FUZZ_NAMES:%=build-fuzz/fuzz/%)
 	@set -e; for f in $(FUZZ_NAMES); do \
 	  mkdir -p build-fuzz/corpus/$$f; \
 	  echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
@@ -168,6 +168,11 @@ fuzz: $(BUILD)/config.mk
 build-fuzz/fuzz/%: t/fuzz/%.c build-fuzz/libsb.a
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build-fuzz/libsb.a -o $@ $(LDLIBS_ALL)
+
+# A target named c2s_*.c fuzzes c2s internals: it links c2s's objects but main.o.
+build-fuzz/fuzz/c2s_%: t/fuzz/c2s_%.c $(filter-out build-fuzz/c2s/main.o,$(patsubst %.c,build-fuzz/%.o,$(wildcard c2s/*.c))) build-fuzz/libsbstore.a build-fuzz/libsb.a
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS_ALL)
 
 # --- benchmarks (never timed in tests) ---
 bench: all

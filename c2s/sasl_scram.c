@@ -305,6 +305,11 @@ c2s_sasl_scram_parse_first(const char *msg, size_t len, struct scram_first *f,
 	struct cursor c = { msg, msg + len };
 
 	memset(f, 0, sizeof(*f));
+	/* RFC 5802: no NUL anywhere (and C strings downstream would cut at one). */
+	if (memchr(msg, '\0', len) != NULL) {
+		*why = "NUL in the client-first-message";
+		return -1;
+	}
 	if (parse_gs2(&c, msg, f, why) == -1 || parse_bare(&c, f, why) == -1) {
 		free(f->authzid);
 		free(f->user);

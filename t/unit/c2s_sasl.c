@@ -600,6 +600,16 @@ test_malformed(struct pair *p13)
 	is_str(r.condition, "malformed-request", "empty initial response '=': malformed-request");
 	start1("SCRAM-SHA-256", "garbage", NULL, &r);
 	is_str(r.condition, "malformed-request", "garbage client-first: malformed-request");
+	{
+		/* RFC 5802 allows no NUL; C strings downstream would cut the name short. */
+		static const char nul[] = "n,,n=jul\0iet,r=abcdef";
+		char enc[64];
+
+		b64(nul, sizeof(nul) - 1, enc);
+		c2s_sasl_free(start("SCRAM-SHA-256", enc, NULL, &r));
+		wait_n(&r, 1);
+		is_str(r.condition, "malformed-request", "a NUL in the username: malformed-request");
+	}
 	start1("SCRAM-SHA-256", "n,,m=ext,n=juliet,r=abcdef", NULL, &r);
 	is_str(r.condition, "malformed-request", "a mandatory extension m=: malformed-request");
 	start1("SCRAM-SHA-256", "n,,n=jul=2Xiet,r=abcdef", NULL, &r);
