@@ -192,6 +192,16 @@ reparse(const char *content_ns, const char *raw, struct sb_buf *out)
 	sb_arena_free(&a);
 }
 
+/* The next line of a transcript that starts with "S:" (header values may hold "S:"). */
+static const char *
+next_stanza_line(const char *p)
+{
+	while (p != NULL && strncmp(p, "S:", 2) != 0)
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	return p;
+}
+
 /* Every stanza with raw bytes must re-parse to the S: line of the full run. */
 static void
 check_shallow(const uint8_t *p, size_t n, const struct sb_xml_limits *lim, const struct run *full)
@@ -205,7 +215,7 @@ check_shallow(const uint8_t *p, size_t n, const struct sb_xml_limits *lim, const
 	sb_xml_stream_feed(r.s, p, n);
 	raw = sb_buf_data(&r.raws);
 	for (size_t i = 0; i < r.n; i++, raw += strlen(raw) + 1) {
-		line = strstr(line, "S:");
+		line = next_stanza_line(line);
 		if (line == NULL)
 			abort();	/* the shallow run saw a stanza the full run did not */
 		line += 2;
