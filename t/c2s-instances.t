@@ -9,7 +9,6 @@
 # right after the stream header ends that stream with <not-well-formed/>.
 import os
 import signal
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import c2s_harness as H  # noqa: E402
-from c2s_harness import (ok, check, clients, close_clients, free_port, wait_port,  # noqa: E402
+from c2s_harness import (ok, check, clients, free_port, wait_port,  # noqa: E402
                          make_cert, Proc, FakeSM, Raw, login, SWITCHBOARD, ROUTER, C2S, SBCTL,
                          SECRET)
 
@@ -46,6 +45,9 @@ C2S_XML = """<?xml version='1.0'?>
 """
 
 NS_COMP = "jabber:component:accept"
+
+
+WATCHDOG = 60
 
 
 def main():
@@ -134,17 +136,10 @@ def main():
     except Exception:
         ok(False, "unexpected failure", traceback.format_exc())
     finally:
-        close_clients()
         for c in kept:
             c.close()
-        if sm is not None:
-            sm.close()
-        for p in reversed(procs):
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % H.ntests, flush=True)
-    return 1 if H.nfailed else 0
+        return H.finish(tmp, procs, [sm])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    H.run(main, WATCHDOG)

@@ -10,7 +10,6 @@
 # port: c2s links up again by itself and a new login works.
 import os
 import signal
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import c2s_harness as H  # noqa: E402
-from c2s_harness import (ok, check, clients, close_clients, free_port, wait_port,  # noqa: E402
+from c2s_harness import (ok, check, clients, free_port, wait_port,  # noqa: E402
                          make_cert, Proc, FakeSM, login, SWITCHBOARD, ROUTER, C2S, SBCTL,
                          SECRET)
 
@@ -51,6 +50,7 @@ C2S_XML = """<?xml version='1.0'?>
 """
 
 IDLE = 1.5
+WATCHDOG = 60
 
 
 def main():
@@ -143,15 +143,8 @@ def main():
     except Exception:
         ok(False, "unexpected failure", traceback.format_exc())
     finally:
-        close_clients()
-        for sm in sms:
-            sm.close()
-        for p in reversed(procs):
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % H.ntests, flush=True)
-    return 1 if H.nfailed else 0
+        return H.finish(tmp, procs, sms)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    H.run(main, WATCHDOG)

@@ -23,7 +23,6 @@
 import base64
 import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -582,28 +581,8 @@ def main():
     except Exception:
         ok(False, "test set-up", traceback.format_exc())
     finally:
-        close_clients()
-        if sm is not None:
-            sm.close()
-        for p in procs:
-            p.kill()
-        if H.nfailed:
-            for p in procs:
-                print("# --- %s log (tail) ---" % p.name)
-                for line in p.logtext().splitlines()[-60:]:
-                    print("# " + line)
-        if os.environ.get("SB_KEEP_TMP"):
-            print("# kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % H.ntests)
-    return 1 if H.nfailed else 0
+        return H.finish(tmp, procs, [sm])
 
 
 if __name__ == "__main__":
-    def watchdog(signum, frame):
-        print("not ok - watchdog: the test took more than %d s" % WATCHDOG, flush=True)
-        os._exit(1)
-    signal.signal(signal.SIGALRM, watchdog)
-    signal.alarm(WATCHDOG)
-    sys.exit(main())
+    H.run(main, WATCHDOG)

@@ -20,12 +20,11 @@ import re
 import subprocess
 import sys
 import tempfile
-import shutil
 import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import c2s_harness as H  # noqa: E402
-from c2s_harness import (ok, check, clients, close_clients, free_port, wait_port,  # noqa: E402
+from c2s_harness import (ok, check, clients, free_port, wait_port,  # noqa: E402
                          make_cert, Proc, FakeSM, Raw, SWITCHBOARD, ROUTER, C2S, SBCTL, SECRET)
 
 ROUTER_XML = """<?xml version='1.0'?>
@@ -100,6 +99,9 @@ def scram(c, mech, gs2, cbdata=b"", user=USER, password=PASSWORD):
         return kind, final
     server_sig = hm(hashname, hm(hashname, salted, "Server Key"), auth_message)
     return ("success" if final == "v=" + b64(server_sig) else "bad-signature"), final
+
+
+WATCHDOG = 60
 
 
 def main():
@@ -210,15 +212,8 @@ def main():
     except Exception:
         ok(False, "unexpected failure", traceback.format_exc())
     finally:
-        close_clients()
-        if sm is not None:
-            sm.close()
-        for p in reversed(procs):
-            p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % H.ntests, flush=True)
-    return 1 if H.nfailed else 0
+        return H.finish(tmp, procs, [sm])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    H.run(main, WATCHDOG)

@@ -16,12 +16,9 @@
 # its errors, and refusal when off; the per-address registration limit;
 # SIGTERM exits 0 with nothing left.
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
@@ -339,28 +336,8 @@ def main():
     except Exception:
         ok(False, "test set-up", traceback.format_exc())
     finally:
-        close_clients()
-        if sm is not None:
-            sm.close()
-        for p in procs:
-            p.kill()
-        if H.nfailed:
-            for p in procs:
-                print("# --- %s log (tail) ---" % p.name)
-                for line in p.logtext().splitlines()[-60:]:
-                    print("# " + line)
-        if os.environ.get("SB_KEEP_TMP"):
-            print("# kept %s" % tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % H.ntests)
-    return 1 if H.nfailed else 0
+        return H.finish(tmp, procs, [sm])
 
 
 if __name__ == "__main__":
-    def watchdog(signum, frame):
-        print("not ok - watchdog: the test took more than %d s" % WATCHDOG, flush=True)
-        os._exit(1)
-    signal.signal(signal.SIGALRM, watchdog)
-    signal.alarm(WATCHDOG)
-    sys.exit(main())
+    H.run(main, WATCHDOG)

@@ -351,6 +351,41 @@ class FakeSM(threading.Thread):
             pass
 
 
+# --- the end of a test ---
+
+def finish(tmp, procs, sms=()):
+    """Close clients, stop the fake sms, kill the processes, show their log tails
+    when something failed, remove tmp (kept with SB_KEEP_TMP); the TAP plan and
+    the exit status."""
+    close_clients()
+    for sm in sms:
+        if sm is not None:
+            sm.close()
+    for p in procs:
+        p.kill()
+    if nfailed:
+        for p in procs:
+            print("# --- %s log (tail) ---" % p.name)
+            for line in p.logtext().splitlines()[-60:]:
+                print("# " + line)
+    if os.environ.get("SB_KEEP_TMP"):
+        print("# kept %s" % tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("1..%d" % ntests, flush=True)
+    return 1 if nfailed else 0
+
+
+def run(main, watchdog):
+    """Run main() under a watchdog: a test that hangs fails instead."""
+    def expired(signum, frame):
+        print("not ok - watchdog: the test took more than %d s" % watchdog, flush=True)
+        os._exit(1)
+    signal.signal(signal.SIGALRM, expired)
+    signal.alarm(watchdog)
+    sys.exit(main())
+
+
 # --- a raw client ---
 
 class Raw:
