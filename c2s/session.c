@@ -172,17 +172,6 @@ forget(struct client *cl)
 
 /* --- writing to sm --- */
 
-static void
-envelope_open(struct sb_buf *b, const char *to, size_t tolen, const char *from, const char *sid)
-{
-	sb_buf_append_str(b, "<route xmlns='" SB_NS_ROUTE "' to='");
-	sb_xml_escape_attr(b, to, tolen);
-	sb_buf_append_char(b, '\'');
-	sb_xml_write_attr(b, "from", from);
-	sb_xml_write_attr(b, "sid", sid);
-	sb_buf_append_char(b, '>');
-}
-
 /* <session action='...'/> in an envelope to 'to' (a bare JID or an sm name). */
 static int
 send_session(struct c2s *c2s, const char *to, size_t tolen, const char *action,
@@ -194,7 +183,7 @@ send_session(struct c2s *c2s, const char *to, size_t tolen, const char *action,
 	if (c2s->link == NULL)
 		return -1;
 	sb_buf_clear(b);
-	envelope_open(b, to, tolen, sb_complink_name(c2s->link), NULL);
+	sb_complink_write_envelope_open(b, to, tolen, sb_complink_name(c2s->link), NULL);
 	sb_buf_append_str(b, "<session xmlns='" SB_NS_SESSION "'");
 	sb_xml_write_attr(b, "action", action);
 	sb_xml_write_attr(b, "sid", sid);
@@ -237,7 +226,8 @@ session_forward(struct client *cl, const struct sb_xml_node *st)
 		return -1;
 	session_sid_format(c2s, cl->sid, sid, sizeof(sid));
 	sb_buf_clear(b);
-	envelope_open(b, cl->jid, cl->bare_len, sb_complink_name(c2s->link), sid);
+	sb_complink_write_envelope_open(b, cl->jid, cl->bare_len, sb_complink_name(c2s->link),
+	    sid);
 	/*
 	 * The stanza in the link's content namespace: written with its own
 	 * namespace in scope it declares none, and jabber:component:accept is

@@ -717,13 +717,25 @@ write_content(struct sb_buf *out, const struct sb_xml_node *st, int in_envelope)
 	memcpy(p + at, decl, n);
 }
 
+void
+sb_complink_write_envelope_open(struct sb_buf *out, const char *to, size_t tolen,
+    const char *from, const char *sid)
+{
+	sb_buf_append_str(out, "<route xmlns='" SB_NS_ROUTE "'");
+	if (to != NULL) {
+		sb_buf_append_str(out, " to='");
+		sb_xml_escape_attr(out, to, tolen);
+		sb_buf_append_char(out, '\'');
+	}
+	sb_xml_write_attr(out, "from", from);
+	sb_xml_write_attr(out, "sid", sid);
+	sb_buf_append_char(out, '>');
+}
+
 static void
 write_envelope_open(struct sb_buf *out, const char *to, const char *from)
 {
-	sb_buf_append_str(out, "<route xmlns='" SB_NS_ROUTE "'");
-	sb_xml_write_attr(out, "to", to);
-	sb_xml_write_attr(out, "from", from);
-	sb_buf_append_char(out, '>');
+	sb_complink_write_envelope_open(out, to, to != NULL ? strlen(to) : 0, from, NULL);
 }
 
 void

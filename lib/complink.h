@@ -125,6 +125,12 @@ int	 sb_complink_send_raw(struct sb_complink *l, const char *bytes, size_t len);
 int	 sb_complink_send_routed(struct sb_complink *l, const char *to, const char *from,
 	     const struct sb_xml_node *st);
 
+/*
+ * The opening tag of an envelope: to is tolen bytes (need not end in NUL,
+ * e.g. the bare part of a full JID); from and sid are left out when NULL.
+ */
+void	 sb_complink_write_envelope_open(struct sb_buf *out, const char *to, size_t tolen,
+	     const char *from, const char *sid);
 /* Envelopes: <route xmlns='urn:switchboard:route:0' to='..' from='..'>st</route> */
 void	 sb_complink_write_envelope(struct sb_buf *out, const char *to, const char *from,
 	     const struct sb_xml_node *st);
