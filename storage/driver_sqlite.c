@@ -32,17 +32,9 @@
 
 #include "driver.h"
 #include "log.h"
+#include "sqlite_int.h"
 #include "xmalloc.h"
 
-/* The interface with sqlite_run.c (no header of its own: keep the two in step). */
-struct sb_sqlite_conn *sb_sqlite_conn_new(const char *path, int64_t busy_ms,
-		    int64_t timeout_ms, int reader, _Atomic unsigned char *readonly,
-		    atomic_int *not_wal);
-void	 sb_sqlite_conn_free(struct sb_sqlite_conn *c);
-void	 sb_sqlite_run_reads(struct sb_sqlite_conn *c, struct sb_store_req **reqs, size_t n);
-void	 sb_sqlite_run_writes(struct sb_sqlite_conn *c, struct sb_store_req **reqs, size_t n);
-
-extern const char *const sb_sql_sqlite[SB_Q_COUNT];
 extern const struct sb_migration sb_migrations_sqlite[];
 extern const size_t sb_migrations_sqlite_count;
 
