@@ -22,6 +22,7 @@
 
 #include "jid.h"
 #include "ns.h"
+#include "rendezvous.h"
 #include "router.h"
 #include "xmalloc.h"
 
@@ -370,7 +371,7 @@ pick_instance(struct link *l)
 		n = snprintf(key, sizeof(key), "%s", l->name);
 	else
 		n = snprintf(key, sizeof(key), "%s#%u", l->name, k);
-	l->name_hash = names_hash(key, (size_t)n);
+	l->name_hash = sb_rendezvous_hash(key, (size_t)n);
 }
 
 static void

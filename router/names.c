@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rendezvous.h"
 #include "router.h"
 #include "xmalloc.h"
 
@@ -224,13 +225,13 @@ names_pick(const struct name *n, const char *key, size_t keylen)
 
 	if (n->nholders == 1)
 		return n->holders[0];
-	hk = names_hash(key, keylen);
+	hk = sb_rendezvous_hash(key, keylen);
 	best = n->holders[0];
-	bw = mix(hk ^ best->name_hash);
+	bw = sb_rendezvous_weight(hk, best->name_hash);
 	for (uint32_t i = 1; i < n->nholders; i++) {
 		struct link *l = n->holders[i];
 
-		w = mix(hk ^ l->name_hash);
+		w = sb_rendezvous_weight(hk, l->name_hash);
 		/* Links of one name weigh the same: the oldest wins, whatever the order. */
 		if (w > bw || (w == bw && l->serial < best->serial)) {
 			best = l;

@@ -34,7 +34,34 @@
 	Q(OFFLINE_STORE,	"ttit",		"i")			\
 	Q(OFFLINE_FETCH,	"tt",		"iit")			\
 	Q(OFFLINE_DELETE,	"tti",		"")			\
-	Q(OFFLINE_COUNT,	"tt",		"i")
+	Q(OFFLINE_COUNT,	"tt",		"i")			\
+	/* sm: a user's account row when the user is loaded */		\
+	Q(USER_LOAD,		"tt",		"iiii")			\
+	/* sm: RFC 6121 roster (one row per item and group) */		\
+	Q(ROSTER_LOAD,		"tt",		"tTiiiiT")		\
+	Q(ROSTER_UPSERT,	"itTiiii",	"")			\
+	Q(ROSTER_GROUPS_CLEAR,	"it",		"")			\
+	Q(ROSTER_GROUP_ADD,	"itt",		"")			\
+	Q(ROSTER_DELETE,	"it",		"")			\
+	Q(ROSTER_REMOVED_SET,	"iti",		"")			\
+	Q(ROSTER_REMOVED_CLEAR,	"it",		"")			\
+	Q(ROSTER_REMOVED_SINCE,	"ii",		"ti")			\
+	Q(ROSTER_SET_VERSION,	"ii",		"")			\
+	/* sm: inbound subscription requests not yet answered */	\
+	Q(SUBREQ_LOAD,		"tt",		"tt")			\
+	Q(SUBREQ_STORE,		"itti",		"")			\
+	Q(SUBREQ_DELETE,	"it",		"")			\
+	/* sm: offline messages by account id, with a per-user limit */	\
+	Q(OFFLINE_PUT,		"iiti",		"i")			\
+	Q(OFFLINE_TAKE,		"i",		"iit")			\
+	Q(OFFLINE_DROP,		"ii",		"")			\
+	/* sm: vCard (XEP-0054), private XML (XEP-0049), last activity */	\
+	Q(VCARD_GET,		"i",		"t")			\
+	Q(VCARD_SET,		"iti",		"")			\
+	Q(PRIVATE_GET,		"it",		"t")			\
+	Q(PRIVATE_SET,		"itt",		"")			\
+	Q(LAST_GET,		"i",		"iT")			\
+	Q(LAST_SET,		"iiT",		"")
 
 /*
  * Column order of ACCOUNT_GET: id, created, disabled, then for SHA-1 and for
@@ -55,6 +82,16 @@ enum sb_account_col {
 	SB_ACCOUNT_SHA256_STORED_KEY,
 	SB_ACCOUNT_SHA256_SERVER_KEY,
 };
+
+/*
+ * sm's queries. USER_LOAD: id, roster_version, disabled, offline messages stored. ROSTER_LOAD: jid,
+ * name, subscription (0 none, 1 to, 2 from, 3 both), ask, approved,
+ * version, group (NULL for an item without groups), ordered by jid.
+ * ROSTER_UPSERT: account id, jid, name, subscription, ask, approved,
+ * version. OFFLINE_PUT: account id, created, stanza, limit: no row when the
+ * user already has limit messages stored. OFFLINE_TAKE: id, created,
+ * stanza in arrival order; OFFLINE_DROP deletes those up to an id.
+ */
 
 enum sb_query {
 #define SB_QUERY_ENUM(name, params, cols) SB_Q_##name,

@@ -1,0 +1,117 @@
+/*
+ * hmap.c: the intrusive string-keyed hash map (hmap.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+#include "xmalloc.h"
+
+#define MIN_SLOTS	16
+
+uint64_t
+sb_hash_bytes(const void *p, size_t len)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	/* splitmix64's finalizer: FNV alone spreads short keys poorly in the low bits. */
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+void
+sb_hmap_init(struct sb_hmap *m)
+{
+	m->nslots = MIN_SLOTS;
+	m->slots = xcalloc(m->nslots, sizeof(*m->slots));
+	m->count = 0;
+}
+
+void
+sb_hmap_free(struct sb_hmap *m)
+{
+	free(m->slots);
+	m->slots = NULL;
+	m->nslots = m->count = 0;
+}
+
+static void
+grow(struct sb_hmap *m)
+{
+	size_t n = m->nslots * 2;
+	struct sb_hmap_node **slots = xcalloc(n, sizeof(*slots));
+
+	for (size_t i = 0; i < m->nslots; i++) {
+		struct sb_hmap_node *e, *next;
+
+		for (e = m->slots[i]; e != NULL; e = next) {
+			next = e->next;
+			e->next = slots[e->hash & (n - 1)];
+			slots[e->hash & (n - 1)] = e;
+		}
+	}
+	free(m->slots);
+	m->slots = slots;
+	m->nslots = n;
+}
+
+void
+sb_hmap_insert(struct sb_hmap *m, struct sb_hmap_node *n, const char *key, size_t keylen)
+{
+	if (m->count >= 2 * m->nslots)
+		grow(m);
+	n->key = key;
+	n->keylen = keylen;
+	n->hash = sb_hash_bytes(key, keylen);
+	n->next = m->slots[n->hash & (m->nslots - 1)];
+	m->slots[n->hash & (m->nslots - 1)] = n;
+	m->count++;
+}
+
+struct sb_hmap_node *
+sb_hmap_find(const struct sb_hmap *m, const char *key, size_t keylen)
+{
+	uint64_t h = sb_hash_bytes(key, keylen);
+
+	for (struct sb_hmap_node *e = m->slots[h & (m->nslots - 1)]; e != NULL; e = e->next)
+		if (e->hash == h && e->keylen == keylen && memcmp(e->key, key, keylen) == 0)
+			return e;
+	return NULL;
+}
+
+void
+sb_hmap_remove(struct sb_hmap *m, struct sb_hmap_node *n)
+{
+	for (struct sb_hmap_node **pp = &m->slots[n->hash & (m->nslots - 1)]; *pp != NULL;
+	    pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			n->next = NULL;
+			m->count--;
+			return;
+		}
+	}
+}
+
+void
+sb_hmap_each(struct sb_hmap *m, int (*fn)(struct sb_hmap_node *n, void *arg), void *arg)
+{
+	for (size_t i = 0; i < m->nslots; i++) {
+		struct sb_hmap_node *e, *next;
+
+		for (e = m->slots[i]; e != NULL; e = next) {
+			next = e->next;
+			if (fn(e, arg) != 0)
+				return;
+		}
+	}
+}

@@ -1,0 +1,245 @@
+/*
+ * main.c: the session manager process. It reads sm.xml and the storage
+ * section of switchboard.xml, opens the store (refusing a schema it does
+ * not know), connects to the router and binds the served domains, and runs
+ * the loop until a signal says otherwise:
+ *
+ *   SIGINT, SIGTERM   every session ends (contacts get unavailable, c2s is
+ *                     told <system-shutdown/>), then exit 0
+ *   SIGUSR1           log the counters
+ *   SIGHUP            nothing yet (a restart applies a new configuration)
+ */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "complink.h"
+#include "config.h"
+#include "conn.h"
+#include "rendezvous.h"
+#include "signals.h"
+#include "sm.h"
+#include "xmalloc.h"
+
+static const char *const default_configs[] = {
+	"etc/sm.xml",
+	"/usr/local/etc/switchboard/sm.xml",
+};
+#define NDEFAULTS (sizeof(default_configs) / sizeof(default_configs[0]))
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sb-sm [-f] [-c sm.xml] [-s switchboard.xml]\n");
+	exit(2);
+}
+
+static const char *
+find_config(void)
+{
+	for (size_t i = 0; i < NDEFAULTS; i++)
+		if (access(default_configs[i], R_OK) == 0)
+			return default_configs[i];
+	return default_configs[NDEFAULTS - 1];
+}
+
+/* switchboard.xml: -s, else the one next to sm.xml. */
+static char *
+storage_config_path(const char *opt, const char *conf_path)
+{
+	char *copy, *path;
+
+	if (opt != NULL)
+		return xstrdup(opt);
+	copy = xstrdup(conf_path);
+	path = xmalloc(strlen(conf_path) + sizeof("/switchboard.xml"));
+	sprintf(path, "%s/switchboard.xml", dirname(copy));
+	free(copy);
+	return path;
+}
+
+static void
+open_store(struct sm *sm)
+{
+	const struct sb_config_node *storage;
+	char err[1024];
+
+	if (sb_config_load(&sm->swcfg, sm->storage_path, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if ((storage = sb_config_child(sb_config_root(sm->swcfg), "storage")) == NULL)
+		fatal("%s: no <storage> section", sm->storage_path);
+	if (sb_store_conf_load(storage, &sm->store_conf, err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if ((sm->store = sb_store_open(sm->loop, &sm->store_conf, err, sizeof(err))) == NULL)
+		fatal("storage: %s", err);
+	if (sb_store_check_schema(sm->store, err, sizeof(err)) == -1)
+		fatal("storage: %s", err);
+}
+
+static void
+connect_router(struct sm *sm)
+{
+	const struct sm_conf *conf = sm->conf;
+	struct sb_complink_bind *binds = xcalloc(conf->ndomains, sizeof(*binds));
+	struct sb_complink_conf lc = {
+		.router_addr = conf->router_addr,
+		.router_port = conf->router_port,
+		.name = conf->name,
+		.secret = conf->secret,
+		.binds = binds,
+		.nbinds = conf->ndomains,
+	};
+	static const struct sb_complink_cb cb = {
+		.up = sm_link_up,
+		.down = sm_link_down,
+		.stanza = sm_link_stanza,
+		.announce = sm_link_announce,
+	};
+	char err[512];
+
+	for (size_t i = 0; i < conf->ndomains; i++) {
+		binds[i].name = conf->domains[i].name;
+		binds[i].share = conf->domains[i].share;
+	}
+	sm->name_hash = sb_rendezvous_hash(conf->name, strlen(conf->name));
+	sm->link = sb_complink_new(sm->loop, &lc, &cb, sm, err, sizeof(err));
+	free(binds);
+	if (sm->link == NULL)
+		fatal("%s", err);
+}
+
+static void
+store_closed(void *arg)
+{
+	struct sm *sm = arg;
+
+	sm->store = NULL;
+}
+
+static int
+kick(struct sb_hmap_node *n, void *arg)
+{
+	sm_session_kick(SB_HMAP_ENTRY(n, struct sm_session, hn), "system-shutdown");
+	return 0;
+}
+
+static void
+stop(struct sm *sm)
+{
+	log_notice("shutting down: ending %zu sessions", sm->nsessions);
+	sm->stopping = 1;
+	sb_hmap_each(&sm->sessions, kick, sm);
+	sm_run_ready(sm);
+	sb_complink_close(sm->link);
+	sm->link = NULL;
+	sb_store_close(sm->store, store_closed, sm);
+	sb_loop_shutdown(sm->loop);
+}
+
+static void
+reload(struct sm *sm)
+{
+	log_notice("SIGHUP: sm does not reload its configuration yet; restart it");
+}
+
+static void
+counters(struct sm *sm)
+{
+	log_notice("counters: %zu users loaded, %zu sessions; stanzas handled %llu, sent %llu, "
+	    "local %llu, stored offline %llu, bounced %llu", sm->users.count, sm->nsessions,
+	    (unsigned long long)sm->n_in, (unsigned long long)sm->n_out,
+	    (unsigned long long)sm->n_local, (unsigned long long)sm->n_offline,
+	    (unsigned long long)sm->n_bounced);
+}
+
+static const struct {
+	int	 signum;
+	void	(*fn)(struct sm *);
+} signal_actions[] = {
+	{ SIGINT, stop },
+	{ SIGTERM, stop },
+	{ SIGHUP, reload },
+	{ SIGUSR1, counters },
+};
+
+static void
+on_signal(struct sb_signal *s, int signum, void *arg)
+{
+	struct sm *sm = arg;
+
+	if (sm->stopping)
+		return;
+	for (size_t i = 0; i < sizeof(signal_actions) / sizeof(signal_actions[0]); i++)
+		if (signal_actions[i].signum == signum)
+			signal_actions[i].fn(sm);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sm sm = { .loop = uv_default_loop() };
+	const char *storage_opt = NULL;
+	char *storage_path, err[2048];
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "c:s:fh")) != -1) {
+		switch (ch) {
+		case 'c':
+			sm.conf_path = optarg;
+			break;
+		case 's':
+			storage_opt = optarg;
+			break;
+		case 'f':		/* the foreground is the only mode for now */
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (sm.conf_path == NULL)
+		sm.conf_path = find_config();
+	sm.storage_path = storage_path = storage_config_path(storage_opt, sm.conf_path);
+
+	sb_log_open("sm", 0, SB_LOG_INFO);
+	if ((sm.conf = sm_conf_load(sm.conf_path, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	sb_log_set_level((enum sb_log_level)sm.conf->log_level);
+	sm.started = sm_now();
+	sb_arena_init(&sm.in, 0);
+	sb_arena_init(&sm.scratch, 0);
+	sb_hmap_init(&sm.users);
+	sb_hmap_init(&sm.sessions);
+	for (size_t i = 0; i < sm_nmodules; i++)
+		if (sm_modules[i]->init != NULL)
+			sm_modules[i]->init(&sm);
+
+	open_store(&sm);
+	connect_router(&sm);
+	if (sb_signals_init(sm.loop, on_signal, &sm) == -1)
+		fatal("cannot install signal handlers");
+	log_notice("started with %s: %zu domains, storage %s", sm.conf_path, sm.conf->ndomains,
+	    sb_store_driver_name(sm.store));
+	uv_run(sm.loop, UV_RUN_DEFAULT);
+
+	sm_users_free(&sm);
+	for (size_t i = 0; i < sm_nmodules; i++)
+		if (sm_modules[i]->fini != NULL)
+			sm_modules[i]->fini(&sm);
+	sb_hmap_free(&sm.users);
+	sb_hmap_free(&sm.sessions);
+	sb_store_conf_free(&sm.store_conf);
+	sb_config_free(sm.swcfg);
+	sm_conf_free(sm.conf);
+	sb_arena_free(&sm.in);
+	sb_arena_free(&sm.scratch);
+	sb_buf_free(&sm.out);
+	free(storage_path);
+	if ((rc = uv_loop_close(sm.loop)) != 0)
+		log_error("the loop still has handles open: %s", uv_strerror(rc));
+	log_notice("stopped");
+	return rc == 0 ? 0 : 1;
+}

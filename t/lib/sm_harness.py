@@ -1,0 +1,339 @@
+# sm_harness.py: what the session manager's protocol tests share: a whole
+# server (sb-router, sb-sm, sb-c2s on free ports, a temporary directory,
+# SQLite or a throwaway PostgreSQL), accounts made with sbctl, and slixmpp
+# clients that send raw XML and wait for the stanzas they expect.
+#
+#   import sm_harness as S
+#   srv = S.Server()                          # SB_TEST_DB=pgsql for PostgreSQL
+#   srv.adduser("juliet", "pw")
+#   async def main():
+#       j = await srv.client("juliet", "pw", "balcony")
+#       j.send("<presence/>")
+#       st = await j.expect(lambda s: S.tag(s) == "presence")
+#       r = await j.iq("<iq type='get'><query xmlns='jabber:iq:roster'/></iq>")
+#       await j.close()
+#   S.check_async("what it checks", main)      # one TAP line per check
+#   sys.exit(srv.finish())
+#
+# Stanzas are xml.etree.ElementTree elements in jabber:client ("{jabber:client}message");
+# tag(st) gives the local name. Every wait has a timeout (WAIT seconds).
+# Clients are slixmpp ClientXMPP objects with every automatic behaviour off
+# (no roster fetch, no presence, no answer to subscriptions): the test
+# speaks for them.
+
+import asyncio
+import copy
+import itertools
+import logging
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import traceback
+import xml.etree.ElementTree as ET
+
+import c2s_harness as H
+from c2s_harness import ok, free_port, wait_port, make_cert, Proc, WAIT, SECRET  # noqa: F401
+
+DOMAIN = "localhost"
+NS_CLIENT = "jabber:client"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+SM = os.environ.get("SB_SM_BIN") or os.path.join(H.BUILD, "sb-sm")
+PGSERVER = os.path.join(H.SRC, "t", "lib", "pgserver.sh")
+
+ROUTER_XML = """<?xml version='1.0'?>
+<router>
+  <log level='debug'/>
+  <listen address='127.0.0.1' port='%(rport)d'/>
+  <component name='sm1' secret='${SB_COMPONENT_SECRET}' internal='yes'>
+    <bind name='%(domain)s' share='yes'/>
+  </component>
+  <component name='sm2' secret='${SB_COMPONENT_SECRET}' internal='yes'>
+    <bind name='%(domain)s' share='yes'/>
+  </component>
+  <component name='c2s1' secret='${SB_COMPONENT_SECRET}' internal='yes'/>
+  <component name='conference.%(domain)s' secret='${SB_COMPONENT_SECRET}'/>
+</router>
+"""
+
+SM_XML = """<?xml version='1.0'?>
+<sm>
+  <log level='debug'/>
+  <router address='127.0.0.1' port='%(rport)d' name='%(name)s' secret='${SB_COMPONENT_SECRET}'/>
+  <domain name='%(domain)s'/>
+  %(extra)s
+</sm>
+"""
+
+C2S_XML = """<?xml version='1.0'?>
+<c2s>
+  <log level='debug'/>
+  <router address='127.0.0.1' port='%(rport)d' name='c2s1' secret='${SB_COMPONENT_SECRET}'/>
+  <listen address='127.0.0.1' port='%(cport)d' tls='starttls'/>
+  <domain name='%(domain)s'>
+    <certificate>%(crt)s</certificate>
+    <key>%(key)s</key>
+    <registration>%(registration)s</registration>
+  </domain>
+  <limits>
+    <connections-per-address>0</connections-per-address>
+    <read-rate>0</read-rate>
+  </limits>
+</c2s>
+"""
+
+
+def tag(st):
+    """The local name of an element: 'message' for '{jabber:client}message'."""
+    return st.tag.rsplit("}", 1)[-1]
+
+
+def ns(st):
+    return st.tag[1:].split("}", 1)[0] if st.tag.startswith("{") else ""
+
+
+def child(st, namespace, name):
+    return st.find("{%s}%s" % (namespace, name))
+
+
+def error_condition(st):
+    """The defined condition of an error stanza ('item-not-found'), or None."""
+    err = st.find("{%s}error" % NS_CLIENT)
+    if err is None:
+        return None
+    for c in err:
+        if ns(c) == NS_STANZAS and tag(c) != "text":
+            return tag(c)
+    return None
+
+
+def bare(jid):
+    return jid.split("/", 1)[0]
+
+
+class Server:
+    """router + sm (+ optionally sm2) + c2s with their own configuration."""
+
+    def __init__(self, db=None, registration=False, sm_extra="", shards=1):
+        self.db = db or os.environ.get("SB_TEST_DB", "sqlite")
+        self.tmp = tempfile.mkdtemp(prefix="sb-sm-")
+        os.chmod(self.tmp, 0o755)
+        self.procs = []
+        self.pgdir = None
+        self.env = dict(os.environ, SB_COMPONENT_SECRET=SECRET)
+        self.rport = free_port()
+        self.cport = free_port()
+        self.sm_extra = sm_extra
+        crt, key = make_cert(self.tmp, DOMAIN)
+        self._storage()
+        self._write("router.xml", ROUTER_XML % {"rport": self.rport, "domain": DOMAIN})
+        self._write("c2s.xml", C2S_XML % {
+            "rport": self.rport, "cport": self.cport, "domain": DOMAIN, "crt": crt,
+            "key": key, "registration": "yes" if registration else "no"})
+        self.router = self._start("router", [H.ROUTER, "-c", self._path("router.xml")])
+        wait_port(self.rport, self.router.proc, "sb-router", self.router.logtext)
+        self.sms = []
+        for i in range(shards):
+            self.start_sm("sm%d" % (i + 1))
+        self.c2s = self._start("c2s", [H.C2S, "-c", self._path("c2s.xml"),
+                                       "-s", self._path("switchboard.xml")])
+        wait_port(self.cport, self.c2s.proc, "sb-c2s", self.c2s.logtext)
+        if not self.c2s.wait_log(r"router link up"):
+            raise RuntimeError("c2s did not reach the router:\n" + self.c2s.logtext())
+
+    def _path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def _write(self, name, text):
+        with open(self._path(name), "w") as f:
+            f.write(text)
+
+    def _start(self, name, argv):
+        p = Proc(self.tmp, name, argv, self.env)
+        self.procs.append(p)
+        return p
+
+    def _storage(self):
+        if self.db == "pgsql":
+            self.pgdir = tempfile.mkdtemp(prefix="sb-pg-")
+            os.chmod(self.pgdir, 0o755)
+            r = subprocess.run([PGSERVER, "start", self.pgdir], capture_output=True,
+                               text=True, timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError("pgserver.sh: " + r.stderr)
+            storage = "<storage driver='pgsql'><conninfo>%s</conninfo></storage>" % \
+                r.stdout.strip()
+        else:
+            storage = "<storage driver='sqlite'><path>%s</path></storage>" % \
+                self._path("switchboard.db")
+        self._write("switchboard.xml", "<?xml version='1.0'?>\n<switchboard>\n  %s\n"
+                    "</switchboard>\n" % storage)
+        self.sbctl("db", "init")
+
+    def sbctl(self, *args, stdin=None):
+        r = subprocess.run([H.SBCTL, "-c", self._path("switchboard.xml")] + list(args),
+                           input=stdin, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("sbctl %s: %s%s" % (" ".join(args), r.stdout, r.stderr))
+        return r.stdout
+
+    def adduser(self, user, password):
+        self.sbctl("adduser", "--batch", stdin="%s@%s %s\n" % (user, DOMAIN, password))
+
+    def start_sm(self, name, extra=None):
+        self._write(name + ".xml", SM_XML % {
+            "rport": self.rport, "name": name, "domain": DOMAIN,
+            "extra": self.sm_extra if extra is None else extra})
+        p = self._start(name, [SM, "-c", self._path(name + ".xml"),
+                               "-s", self._path("switchboard.xml")])
+        if not p.wait_log(r"router link up"):
+            raise RuntimeError("%s did not reach the router:\n%s" % (name, p.logtext()))
+        self.sms.append(p)
+        return p
+
+    async def client(self, user, password, resource=None, priority=None, presence=False):
+        c = Client(self, user, password, resource)
+        await c.connect()
+        if presence:
+            c.send("<presence>%s</presence>" % (
+                "" if priority is None else "<priority>%d</priority>" % priority))
+        return c
+
+    def finish(self):
+        """Kill everything, show logs on failure, remove the directories: the exit status."""
+        if self.pgdir is not None:
+            subprocess.run([PGSERVER, "stop", self.pgdir], capture_output=True, timeout=60)
+        return H.finish(self.tmp, self.procs)
+
+
+_ids = itertools.count(1)
+
+
+class Client:
+    """A slixmpp client whose every received stanza can be awaited."""
+
+    def __init__(self, srv, user, password, resource=None):
+        import slixmpp
+        logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
+        self.srv = srv
+        jid = "%s@%s" % (user, DOMAIN) + ("/" + resource if resource else "")
+        self.x = slixmpp.ClientXMPP(jid, password, sasl_mech="SCRAM-SHA-256")
+        self.x.ssl_context.check_hostname = False
+        self.x.ssl_context.verify_mode = ssl.CERT_NONE
+        fm = self.x["feature_mechanisms"]
+        default_creds = fm._default_credentials
+
+        def creds(required, optional):
+            r = default_creds(required, optional)
+            if "channel_binding" in r:
+                r["channel_binding"] = None
+            return r
+        fm.sasl_callback = creds
+        # The test speaks for the user: no automatic answers.
+        self.x.roster.auto_authorize = None
+        self.x.roster.auto_subscribe = False
+        self.x.whitespace_keepalive = False
+        self.inbox = []
+        self.cond = None
+        self.x.add_filter("in", self._in)
+        self.jid = None
+
+    def _in(self, stanza):
+        el = stanza.xml
+        if tag(el) not in ("message", "presence", "iq"):
+            return stanza
+        self.inbox.append(copy.deepcopy(el))
+        if self.cond is not None:
+            self.cond.set()
+        return stanza
+
+    async def connect(self):
+        loop = asyncio.get_event_loop()
+        self.cond = asyncio.Event()
+        started = loop.create_future()
+
+        def on_session(_):
+            if not started.done():
+                started.set_result(True)
+
+        def on_failed(_):
+            if not started.done():
+                started.set_exception(RuntimeError("authentication failed"))
+        self.x.add_event_handler("session_start", on_session)
+        self.x.add_event_handler("failed_all_auth", on_failed)
+        self.x.connect(("127.0.0.1", self.srv.cport))
+        await asyncio.wait_for(started, WAIT)
+        self.jid = str(self.x.boundjid)
+
+    def send(self, text):
+        self.x.send_raw(text)
+
+    async def expect(self, pred, timeout=WAIT, what="a stanza"):
+        """The first received stanza matching pred (removed from the inbox)."""
+        loop = asyncio.get_event_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for i, st in enumerate(self.inbox):
+                if pred(st):
+                    del self.inbox[i]
+                    return st
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError("%s: timed out waiting for %s; inbox: %s" % (
+                    self.jid, what, [ET.tostring(s).decode() for s in self.inbox]))
+            self.cond.clear()
+            try:
+                await asyncio.wait_for(self.cond.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def nothing(self, pred, timeout=0.7):
+        """True when no stanza matching pred arrives within timeout."""
+        try:
+            await self.expect(pred, timeout)
+            return False
+        except AssertionError:
+            return True
+
+    async def iq(self, text, timeout=WAIT):
+        """Send an IQ (an id is added when missing) and return the result or error."""
+        el = ET.fromstring(text)
+        if el.get("id") is None:
+            el.set("id", "h%d" % next(_ids))
+        iid = el.get("id")
+        self.send(ET.tostring(el).decode())
+        return await self.expect(lambda s: tag(s) == "iq" and s.get("id") == iid and
+                                 s.get("type") in ("result", "error"), timeout,
+                                 "the answer to IQ %s" % iid)
+
+    def clear(self):
+        self.inbox.clear()
+
+    async def close(self):
+        self.x.disconnect()
+        try:
+            await asyncio.wait_for(self.x.disconnected, 3)
+        except Exception:
+            pass
+
+
+def check_async(desc, fn, *args):
+    """Run one async check on a fresh event loop: a TAP line; exceptions fail it."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        r = loop.run_until_complete(fn(*args))
+        return ok(r is None or bool(r), desc, None if r is None or r else "returned %r" % (r,))
+    except Exception:
+        return ok(False, desc, traceback.format_exc())
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for t in tasks:
+            t.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.close()
+
+
+def run(main, watchdog):
+    H.run(main, watchdog)
