@@ -190,11 +190,7 @@ bench: all
 
 # --- running ---
 run: all
-	@echo "make run: the session manager (sm) is not written yet, so clients cannot get a"
-	@echo "          session and there is no server to start. What exists: the router"
-	@echo "          (build/sb-router), c2s (build/sb-c2s), sbctl (build/sbctl), and the"
-	@echo "          test suite ('make test')."
-	@exit 1
+	@sh tools/run.sh $(BUILD)
 
 deps:
 	tools/deps.sh

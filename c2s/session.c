@@ -340,10 +340,26 @@ cmd_deleted(struct client *cl, const struct command *c)
 	client_error(cl, SB_LOG_INFO, SB_STERR_NOT_AUTHORIZED, 0, "the account was deleted");
 }
 
+/* XEP-0077 cancel refused by the database: the IQ gets the error, the session goes on. */
+static void
+cmd_delete_failed(struct client *cl, const struct command *c)
+{
+	const char *name = sb_xml_attr(c->el, "condition");
+	enum sb_stanza_err cond = SB_SERR_INTERNAL_SERVER_ERROR;
+
+	if (cl->delete_id == NULL)
+		return;
+	if (name != NULL)
+		sb_stanza_err_parse(name, &cond);
+	c2s_iq_error(cl, cl->delete_id, cond, "the account could not be deleted");
+	cl->delete_id = NULL;
+}
+
 static const struct {
 	const char	*action;
 	void		(*fn)(struct client *, const struct command *);
 } commands[] = {
+	{ "delete-failed", cmd_delete_failed },
 	{ "started",	cmd_started },
 	{ "failed",	cmd_failed },
 	{ "replaced",	cmd_replaced },

@@ -102,8 +102,15 @@ send_features(struct client *cl)
 		register_feature(cl, b);
 		iqauth_feature(cl, b);
 	} else {
+		/*
+		 * sm serves roster versioning (XEP-0237) and subscription
+		 * pre-approval (RFC 6121 3.4); their stream features are ours
+		 * to announce.
+		 */
 		sb_buf_append_str(b, "<bind xmlns='" SB_NS_XMPP_BIND "'/>"
-		    "<session xmlns='" SB_NS_XMPP_SESSION "'><optional/></session>");
+		    "<session xmlns='" SB_NS_XMPP_SESSION "'><optional/></session>"
+		    "<ver xmlns='" SB_NS_FEATURE_ROSTERVER "'/>"
+		    "<sub xmlns='" SB_NS_FEATURE_PREAPPROVAL "'/>");
 	}
 	sb_buf_append_str(b, "</stream:features>");
 	client_send(cl, sb_buf_data(b), sb_buf_len(b));

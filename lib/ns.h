@@ -26,6 +26,8 @@
 #define SB_NS_ROSTER		"jabber:iq:roster"
 
 /* XEPs */
+#define SB_NS_FEATURE_ROSTERVER	"urn:xmpp:features:rosterver"		/* XEP-0237 */
+#define SB_NS_FEATURE_PREAPPROVAL "urn:xmpp:features:pre-approval"	/* RFC 6121 3.4 */
 #define SB_NS_PING		"urn:xmpp:ping"				/* XEP-0199 */
 #define SB_NS_SASL_CB		"urn:xmpp:sasl-cb:0"			/* XEP-0440 */
 #define SB_NS_REGISTER		"jabber:iq:register"			/* XEP-0077 */

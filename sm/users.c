@@ -401,8 +401,10 @@ rehome_one(struct sb_hmap_node *n, void *arg)
 	 * the sessions here (their clients log in again and land there),
 	 * and let the cached state go, since the other shard may change it.
 	 */
-	for (struct sm_session *s = u->sessions; s != NULL; s = s->next)
+	for (struct sm_session *s = u->sessions, *next; s != NULL; s = next) {
+		next = s->next;		/* the kick may run (and free s) at once */
 		sm_submit_internal(u, s->c2s, s->sid, "kick", "reset");
+	}
 	u->evict = 1;		/* not kept for user-idle once its work is done */
 	sm_user_idle_check(u);
 	return 0;

@@ -13,7 +13,11 @@
 #       r = await j.iq("<iq type='get'><query xmlns='jabber:iq:roster'/></iq>")
 #       await j.close()
 #   S.check_async("what it checks", main)      # one TAP line per check
-#   sys.exit(srv.finish())
+#   srv.stop()
+#   sys.exit(S.done())
+#
+# A test runs its checks once per database (S.databases(): sqlite and
+# pgsql, or SB_TEST_DB alone) and stops each server before the next.
 #
 # Stanzas are xml.etree.ElementTree elements in jabber:client ("{jabber:client}message");
 # tag(st) gives the local name. Every wait has a timeout (WAIT seconds).
@@ -26,6 +30,7 @@ import copy
 import itertools
 import logging
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -117,6 +122,7 @@ class Server:
 
     def __init__(self, db=None, registration=False, sm_extra="", shards=1):
         self.db = db or os.environ.get("SB_TEST_DB", "sqlite")
+        self.failed_before = H.nfailed
         self.tmp = tempfile.mkdtemp(prefix="sb-sm-")
         os.chmod(self.tmp, 0o755)
         self.procs = []
@@ -136,8 +142,11 @@ class Server:
         self.sms = []
         for i in range(shards):
             self.start_sm("sm%d" % (i + 1))
-        self.c2s = self._start("c2s", [H.C2S, "-c", self._path("c2s.xml"),
-                                       "-s", self._path("switchboard.xml")])
+        self.start_c2s()
+
+    def start_c2s(self, name="c2s"):
+        self.c2s = self._start(name, [H.C2S, "-c", self._path("c2s.xml"),
+                                      "-s", self._path("switchboard.xml")])
         wait_port(self.cport, self.c2s.proc, "sb-c2s", self.c2s.logtext)
         if not self.c2s.wait_log(r"router link up"):
             raise RuntimeError("c2s did not reach the router:\n" + self.c2s.logtext())
@@ -200,11 +209,41 @@ class Server:
                 "" if priority is None else "<priority>%d</priority>" % priority))
         return c
 
-    def finish(self):
-        """Kill everything, show logs on failure, remove the directories: the exit status."""
+    def stop(self):
+        """Kill everything, show the logs when a check failed on this server, remove
+        the directories. S.done() prints the plan at the end."""
+        # sm first and gracefully: its exit status says it freed everything
+        # (LeakSanitizer under make asan) and ended its sessions cleanly.
+        for p in self.sms:
+            if p.proc.poll() is None:
+                rc = p.stop()
+                ok(rc == 0, "%s: %s stops cleanly on SIGTERM" % (self.db, p.name),
+                   "exit status %r" % (rc,))
+        for p in self.procs:
+            p.kill()
+        if H.nfailed > self.failed_before:
+            for p in self.procs:
+                print("# --- %s log (%s, tail) ---" % (p.name, self.db))
+                for line in p.logtext().splitlines()[-80:]:
+                    print("# " + line)
         if self.pgdir is not None:
             subprocess.run([PGSERVER, "stop", self.pgdir], capture_output=True, timeout=60)
-        return H.finish(self.tmp, self.procs)
+        if os.environ.get("SB_KEEP_TMP"):
+            print("# kept %s" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def proc(self, name):
+        for p in self.procs:
+            if p.name == name:
+                return p
+        return None
+
+
+def done():
+    """The TAP plan and the exit status."""
+    print("1..%d" % H.ntests, flush=True)
+    return 1 if H.nfailed else 0
 
 
 _ids = itertools.count(1)
@@ -260,6 +299,11 @@ class Client:
         def on_failed(_):
             if not started.done():
                 started.set_exception(RuntimeError("authentication failed"))
+        def on_gone(_):
+            self.gone.set()
+        self.gone = asyncio.Event()
+        self.x.add_event_handler("disconnected", on_gone)
+        self.x.add_event_handler("stream_error", on_gone)
         self.x.add_event_handler("session_start", on_session)
         self.x.add_event_handler("failed_all_auth", on_failed)
         self.x.connect(("127.0.0.1", self.srv.cport))
@@ -307,6 +351,13 @@ class Client:
                                  s.get("type") in ("result", "error"), timeout,
                                  "the answer to IQ %s" % iid)
 
+    async def wait_gone(self, timeout=WAIT):
+        """Wait until the server ends this client's stream."""
+        await asyncio.wait_for(self.gone.wait(), timeout)
+
+    def is_gone(self):
+        return self.gone.is_set()
+
     def clear(self):
         self.inbox.clear()
 
@@ -333,6 +384,12 @@ def check_async(desc, fn, *args):
             t.cancel()
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
         loop.close()
+
+
+def databases():
+    """The drivers a test runs its checks on: both, or SB_TEST_DB alone."""
+    one = os.environ.get("SB_TEST_DB")
+    return [one] if one else ["sqlite", "pgsql"]
 
 
 def run(main, watchdog):
