@@ -181,6 +181,9 @@ bench: all
 	  bash tools/bench/router.sh $(BUILD) || exit 1; fi
 	@if [ -x $(BUILD)/sb-c2s ]; then echo "== c2s logins (tools/bench/login.sh)"; \
 	  bash tools/bench/login.sh $(BUILD) || exit 1; fi
+	@if [ -x "$${SB_SM_BIN:-$(BUILD)/sb-sm}" ]; then \
+	  echo "== messages, client to client (tools/bench/messages.sh)"; \
+	  bash tools/bench/messages.sh $(BUILD) || exit 1; fi
 	@echo "== $(BUILD)/bench/micro_storage on PostgreSQL (a throwaway server)"
 	@d=$$(mktemp -d /tmp/sb-bench-pg-XXXXXX); \
 	if ci=$$(t/lib/pgserver.sh start $$d 2>/dev/null); then \

@@ -1,0 +1,1405 @@
+/*
+ * msg_load.c: one-to-one message throughput through the whole server
+ * (client -> c2s -> router -> sm -> router -> c2s -> client). Not a test.
+ *
+ *   msg_load [options] C2S_PORT NAME=PID...
+ *     -d DOMAIN    the served domain (localhost)
+ *     -u USERS     client connections (200), even: accounts bench1..benchUSERS,
+ *                  password "bench"; bench(2i-1) sends to bench(2i)
+ *     -W WINDOW    messages in flight per pair (32)
+ *     -b BYTES     body size (100)
+ *     -t SECONDS   measured time (10), after a warm-up of -w SECONDS (2)
+ *     -j JOBS      worker processes sharing the pairs (1)
+ *     -n LOGINS    logins in flight per worker (50)
+ *     -1           SCRAM-SHA-1 instead of SCRAM-SHA-256
+ *     -p PRIORITY  the client's gnutls priority string (CLIENT_PRIORITY)
+ *   NAME=PID       the server processes whose CPU and memory are measured
+ *                  (router=123 c2s=456 sm=789), read from /proc/PID
+ *
+ * Every client logs in for real, as login_load.c does (STARTTLS, SCRAM
+ * without channel binding, bind), sends initial presence (sm delivers
+ * only to available resources) and then a chat message to itself, whose
+ * return proves the presence was handled. Once every client of every
+ * worker is there, the senders send chat messages to their receiver's
+ * bare JID, keeping WINDOW of them in flight per pair: each delivery lets
+ * the sender send one more. The message's id is its sequence number;
+ * the receiver checks the order and measures the latency from the send
+ * time the pair keeps for each message in flight. After the measured time
+ * the senders stop and the workers wait until every message has arrived
+ * (or DRAIN_MAX_S), so "lost" is exact: sent - delivered - bounced.
+ *
+ * The parent process only keeps time: it forks the workers, tells them
+ * "go" (warm-up), "measure" and "stop" over pipes, and reads at those
+ * moments the CPU time (utime + stime of /proc/PID/stat) of the server
+ * processes and of its workers, so a figure per delivered message is the
+ * server's CPU in the window divided by the messages delivered in it.
+ * The workers send back their counters and a latency histogram
+ * (log-linear, 1/16 precision), which merge across processes. More than
+ * one worker is needed only past the descriptor limit of one process
+ * (about 20,000 connections here): every worker competes with the server
+ * for the same cores, and the report says how much CPU they took.
+ *
+ * Reading the figures. The load is a closed loop, so the window decides
+ * what is measured: with -W 1 every message is a TLS record and a system
+ * call of its own on both client connections (the cost of sparse real
+ * traffic, c2s's share dominates); with the default 32 the messages
+ * travel in batches (one read, one record, one write for many), the
+ * processes take turns on the batches and none of them is saturated
+ * (latency = in flight / rate). pairs x window is also the burst sent at
+ * "go": past about 30,000 messages in flight (fewer with a slower sm) the
+ * router's queue to sm or c2s can exceed its write-buffer bound (4 MiB)
+ * and the link is dropped, since nothing pushes back yet
+ * (docs/ARCHITECTURE.md).
+ *
+ * tools/bench/messages.sh sets up the server and runs it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "base64.h"
+#include "buf.h"
+#include "conn.h"
+#include "log.h"
+#include "ns.h"
+#include "scram.h"
+#include "stanza.h"
+#include "timer.h"
+#include "tls.h"
+#include "xmalloc.h"
+#include "xml.h"
+
+#define PASSWORD	"bench"
+#define RESOURCE	"msg"
+#define IO_TIMEOUT_MS	30000	/* a login step that takes longer is a failure */
+#define DRAIN_MAX_S	10	/* after "stop": wait this long for what is in flight */
+#define CLOSE_MAX_S	10	/* then for the server to close every stream */
+#define MAX_REASONS	16
+#define MAX_PROCS	8
+#define BODY_TEXT	"Wherefore art thou, Romeo? Deny thy father and refuse thy name; " \
+	"or if thou wilt not, be but sworn my love, and I'll no longer be a Capulet. "
+
+/* As login_load.c: the groups common clients offer, so the client's key share is used. */
+#define CLIENT_PRIORITY	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1"
+
+/* Latency histogram: exact below 32 us, then 16 buckets per power of two. */
+#define HIST_N		(32 + 16 * 40)
+
+/* Commands from the parent, one byte each. */
+#define CMD_GO		'g'
+#define CMD_MEASURE	'm'
+#define CMD_STOP	's'
+#define MSG_READY	'R'
+
+enum phase { LOGIN, IDLE, WARMUP, MEASURE, DRAIN, CLOSING };
+
+struct options {
+	const char		*domain;
+	const char		*priority;
+	int			 c2s_port;
+	int			 users, window, body, jobs, logins;
+	double			 seconds, warmup;
+	enum sb_scram_hash	 hash;
+	int			 nprocs;
+	const char		*proc_name[MAX_PROCS];
+	long			 proc_pid[MAX_PROCS];
+};
+
+struct reason {
+	char		 text[96];
+	uint64_t	 count;
+};
+
+/* What a worker sends back to the parent when it has drained: plain data. */
+struct result {
+	uint64_t	 sent, delivered, bounced;	/* the whole run */
+	uint64_t	 m_sent, m_delivered;		/* in the measured window */
+	uint64_t	 out_of_order, other;		/* stanzas nobody expected */
+	uint64_t	 lat_max_us;
+	uint64_t	 hist[HIST_N];			/* latencies in the window */
+	double		 drain_s;
+	int		 drained;			/* nothing left in flight */
+	int		 nreasons;
+	struct reason	 reasons[MAX_REASONS];
+};
+
+/* --- one worker: clients and pairs --- */
+
+enum step {
+	ST_IDLE,
+	ST_CONNECT,		/* waiting for CONNECTED */
+	ST_FEATURES_TLS,	/* <stream:features> offering <starttls/> */
+	ST_PROCEED,		/* <proceed/> */
+	ST_HANDSHAKE,		/* waiting for TLS_READY */
+	ST_FEATURES_SASL,	/* <stream:features> with our mechanism */
+	ST_CHALLENGE,		/* SCRAM server-first-message */
+	ST_SUCCESS,		/* SCRAM server-final-message */
+	ST_FEATURES_BIND,	/* <stream:features> with <bind/> */
+	ST_BOUND,		/* the bind result */
+	ST_PROBE,		/* presence sent: waiting for our message to ourselves */
+	ST_RUN,			/* logged in and available */
+	ST_CLOSING,		/* our </stream:stream> sent */
+	ST_FAILED,		/* failure counted: waiting for CLOSED */
+	ST_GONE,		/* closed */
+};
+
+static const char *step_names[] = {
+	"idle", "connect", "features (TLS)", "proceed", "TLS handshake", "features (SASL)",
+	"challenge", "success", "features (bind)", "bind", "probe", "run", "closing", "failed", "gone",
+};
+
+struct worker;
+struct pair;
+
+struct client {
+	struct worker		*w;
+	struct pair		*pair;
+	int			 account;	/* N of benchN */
+	int			 sender;
+	enum step		 step;
+	struct sb_conn		*conn;
+	struct sb_xml_stream	*xs;
+	struct sb_buf		 auth_msg;	/* SCRAM AuthMessage, built step by step */
+	char			 nonce[SB_SCRAM_NONCE_LEN + 1];
+	unsigned char		 salted[SB_SCRAM_MAX_HASH];
+};
+
+struct pair {
+	struct client		 snd, rcv;
+	uint64_t		 sent, delivered, bounced;
+	uint64_t		 expect;	/* the next sequence number due at the receiver */
+	double			*t_sent;	/* send times, by sequence number % window */
+};
+
+struct worker {
+	const struct options	*o;
+	uv_loop_t		*loop;
+	int			 cmd_fd, st_fd;
+	uv_poll_t		 cmd;
+	struct sb_tls_ctx	*tls;
+	struct sb_timer		*ticker;
+	struct pair		*pairs;
+	int			 npairs, first;	/* pairs first .. first + npairs - 1 */
+	int			 nclients, next_login, logging_in, ready, open;
+	enum phase		 phase;
+	double			 t_drain, t_close;
+	char			 body[4096];
+	struct result		 r;
+	struct sb_arena		 scratch;
+};
+
+typedef int step_fn(struct client *c, struct sb_xml_node *el);
+
+static step_fn on_features_tls, on_proceed, on_features_sasl, on_challenge, on_success,
+    on_features_bind, on_bound;
+
+static const struct {
+	enum step	 step;
+	const char	*ns, *name;
+	step_fn		*fn;
+} steps[] = {
+	{ ST_FEATURES_TLS,	SB_NS_STREAMS,		"features",	on_features_tls },
+	{ ST_PROCEED,		SB_NS_XMPP_TLS,		"proceed",	on_proceed },
+	{ ST_FEATURES_SASL,	SB_NS_STREAMS,		"features",	on_features_sasl },
+	{ ST_CHALLENGE,		SB_NS_XMPP_SASL,	"challenge",	on_challenge },
+	{ ST_SUCCESS,		SB_NS_XMPP_SASL,	"success",	on_success },
+	{ ST_FEATURES_BIND,	SB_NS_STREAMS,		"features",	on_features_bind },
+	{ ST_BOUND,		SB_NS_CLIENT,		"iq",		on_bound },
+};
+
+static void login_next(struct worker *w);
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void count_reason(struct result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_reason(struct result *r, const char *text, uint64_t count);
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "msg_load[%ld]: ", (long)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Anything unexpected is counted by reason; the last row collects the overflow. */
+static void
+count_reason(struct result *r, const char *fmt, ...)
+{
+	char text[96];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	add_reason(r, text, 1);
+}
+
+static void
+add_reason(struct result *r, const char *text, uint64_t count)
+{
+	int i;
+
+	for (i = 0; i < r->nreasons; i++)
+		if (strcmp(r->reasons[i].text, text) == 0)
+			break;
+	if (i == r->nreasons) {
+		if (r->nreasons == MAX_REASONS)
+			i--;
+		else
+			snprintf(r->reasons[r->nreasons++].text, sizeof(r->reasons[0].text),
+			    "%s", text);
+	}
+	r->reasons[i].count += count;
+}
+
+static int
+hist_index(uint64_t us)
+{
+	int msb, i;
+
+	if (us < 32)
+		return (int)us;
+	msb = 63 - __builtin_clzll(us);
+	i = 32 + (msb - 5) * 16 + (int)((us >> (msb - 4)) & 15);
+	return i < HIST_N ? i : HIST_N - 1;
+}
+
+/* The middle of bucket i, in microseconds. (No libm: the Makefile does not link it.) */
+static double
+hist_value(int i)
+{
+	int e;
+
+	if (i < 32)
+		return i;
+	e = (i - 32) / 16 + 1;
+	return (double)((uint64_t)(16 + (i - 32) % 16) << e) + (double)(1ULL << (e - 1));
+}
+
+/* --- the login, as login_load.c does it --- */
+
+static void
+send_str(struct client *c, const char *str)
+{
+	sb_conn_write(c->conn, str, strlen(str));
+}
+
+static void
+send_header(struct client *c)
+{
+	char hdr[512];
+
+	snprintf(hdr, sizeof(hdr), "<?xml version='1.0'?><stream:stream xmlns='" SB_NS_CLIENT
+	    "' xmlns:stream='" SB_NS_STREAMS "' to='%s' version='1.0'>", c->w->o->domain);
+	send_str(c, hdr);
+}
+
+/* <name xmlns='ns'>base64(data)</name> */
+static void
+send_sasl(struct client *c, const char *name, const char *mech, const char *data, size_t len)
+{
+	struct sb_buf out = SB_BUF_INIT;
+
+	sb_buf_printf(&out, "<%s xmlns='" SB_NS_XMPP_SASL "'", name);
+	if (mech != NULL)
+		sb_buf_printf(&out, " mechanism='%s'", mech);
+	sb_buf_append_char(&out, '>');
+	sb_base64_encode_buf(&out, data, len);
+	sb_buf_printf(&out, "</%s>", name);
+	sb_conn_write(c->conn, sb_buf_data(&out), sb_buf_len(&out));
+	sb_buf_free(&out);
+}
+
+/* The element's text, base64-decoded into out (NUL-ended). -1 when it is not base64. */
+static int
+decode_text(struct client *c, const struct sb_xml_node *el, char *out, size_t cap)
+{
+	size_t len, n;
+	const char *t = sb_xml_text(&c->w->scratch, el, &len);
+
+	if (sb_base64_decode(t, len, out, cap - 1, &n) == -1)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+on_features_tls(struct client *c, struct sb_xml_node *el)
+{
+	if (sb_xml_child(el, SB_NS_XMPP_TLS, "starttls") == NULL)
+		return -1;
+	send_str(c, "<starttls xmlns='" SB_NS_XMPP_TLS "'/>");
+	return ST_PROCEED;
+}
+
+/* What follows <proceed/> is TLS: the DATA handler gives it to the layer. */
+static int
+on_proceed(struct client *c, struct sb_xml_node *el)
+{
+	(void)el;
+	sb_xml_stream_stop(c->xs);
+	return ST_HANDSHAKE;
+}
+
+static int
+on_features_sasl(struct client *c, struct sb_xml_node *el)
+{
+	const char *mech = sb_scram_mech_name(c->w->o->hash, 0);
+	struct sb_xml_node *m = sb_xml_child(el, SB_NS_XMPP_SASL, "mechanisms"), *x;
+	char first[128];
+	int n;
+
+	if (m == NULL)
+		return -1;
+	SB_XML_FOREACH_CHILD(x, m) {
+		if (strcmp(sb_xml_text(&c->w->scratch, x, NULL), mech) != 0)
+			continue;
+		sb_scram_nonce(c->nonce, sizeof(c->nonce));
+		/* gs2 header "n,,": no channel binding, no authzid. */
+		n = snprintf(first, sizeof(first), "n,,n=bench%d,r=%s", c->account, c->nonce);
+		sb_buf_clear(&c->auth_msg);
+		sb_buf_append(&c->auth_msg, first + 3, (size_t)n - 3);
+		send_sasl(c, "auth", mech, first, (size_t)n);
+		return ST_CHALLENGE;
+	}
+	return -1;
+}
+
+/* Every account logs in once, so its PBKDF2 runs here, in the login phase. */
+static int
+on_challenge(struct client *c, struct sb_xml_node *el)
+{
+	enum sb_scram_hash h = c->w->o->hash;
+	char sf[512], final[512], b64[2 * SB_SCRAM_MAX_HASH];
+	const char *r, *salt_b64, *it;
+	unsigned char salt[SB_SCRAM_SALT_MAX], proof[SB_SCRAM_MAX_HASH];
+	size_t salt_len, rlen;
+	int n;
+
+	if (decode_text(c, el, sf, sizeof(sf)) == -1 || strncmp(sf, "r=", 2) != 0 ||
+	    strncmp(sf + 2, c->nonce, strlen(c->nonce)) != 0 ||
+	    (salt_b64 = strstr(sf, ",s=")) == NULL || (it = strstr(sf, ",i=")) == NULL)
+		return -1;
+	r = sf + 2;
+	rlen = strcspn(r, ",");
+	salt_b64 += 3;
+	if (sb_base64_decode(salt_b64, strcspn(salt_b64, ","), salt, sizeof(salt),
+	    &salt_len) == -1 || sb_scram_salted_password(h, PASSWORD, strlen(PASSWORD), salt,
+	    salt_len, (unsigned)atoi(it + 3), c->salted) == -1)
+		return -1;
+	/* AuthMessage = client-first-bare "," server-first "," client-final-without-proof */
+	n = snprintf(final, sizeof(final), "c=biws,r=%.*s", (int)rlen, r);
+	sb_buf_printf(&c->auth_msg, ",%s,%s", sf, final);
+	sb_scram_client_proof(h, c->salted, sb_buf_data(&c->auth_msg),
+	    sb_buf_len(&c->auth_msg), proof);
+	sb_base64_encode(proof, sb_scram_hash_len(h), b64);
+	n += snprintf(final + n, sizeof(final) - (size_t)n, ",p=%s", b64);
+	send_sasl(c, "response", NULL, final, (size_t)n);
+	return ST_SUCCESS;
+}
+
+/* The server must prove it knew ServerKey (v=), then the stream restarts. */
+static int
+on_success(struct client *c, struct sb_xml_node *el)
+{
+	char sfinal[256];
+	unsigned char sig[SB_SCRAM_MAX_HASH];
+	size_t len;
+
+	if (decode_text(c, el, sfinal, sizeof(sfinal)) == -1 || strncmp(sfinal, "v=", 2) != 0 ||
+	    sb_base64_decode(sfinal + 2, strlen(sfinal + 2), sig, sizeof(sig), &len) == -1 ||
+	    sb_scram_check_server_signature(c->w->o->hash, c->salted,
+	    sb_buf_data(&c->auth_msg), sb_buf_len(&c->auth_msg), sig, len) != 0)
+		return -1;
+	sb_buf_free(&c->auth_msg);
+	sb_xml_stream_restart(c->xs);
+	send_header(c);
+	return ST_FEATURES_BIND;
+}
+
+static int
+on_features_bind(struct client *c, struct sb_xml_node *el)
+{
+	if (sb_xml_child(el, SB_NS_XMPP_BIND, "bind") == NULL)
+		return -1;
+	send_str(c, "<iq type='set' id='bind1'><bind xmlns='" SB_NS_XMPP_BIND
+	    "'><resource>" RESOURCE "</resource></bind></iq>");
+	return ST_BOUND;
+}
+
+/*
+ * Bound: initial presence, then a message to our own bare JID. sm runs a
+ * user's stanzas in order, so it comes back only once the presence made
+ * the session available (or, had it been stored offline, when the
+ * presence delivers it).
+ */
+static int
+on_bound(struct client *c, struct sb_xml_node *el)
+{
+	const char *type = sb_xml_attr(el, "type"), *id = sb_xml_attr(el, "id");
+	char probe[256];
+
+	if (id == NULL || strcmp(id, "bind1") != 0 || type == NULL || strcmp(type, "result") != 0)
+		return -1;
+	snprintf(probe, sizeof(probe), "<presence/><message to='bench%d@%s' type='chat' "
+	    "id='probe'><body>probe</body></message>", c->account, c->w->o->domain);
+	send_str(c, probe);
+	return ST_PROBE;
+}
+
+/* --- messages --- */
+
+static void
+send_message(struct worker *w, struct pair *p)
+{
+	char buf[sizeof(w->body) + 256];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "<message to='bench%d@%s' type='chat' id='%llu'>"
+	    "<body>%s</body></message>", p->rcv.account, w->o->domain,
+	    (unsigned long long)p->sent, w->body);
+	p->t_sent[p->sent % (uint64_t)w->o->window] = now();
+	p->sent++;
+	w->r.sent++;
+	if (w->phase == MEASURE)
+		w->r.m_sent++;
+	sb_conn_write(p->snd.conn, buf, (size_t)n);
+}
+
+static void
+fill_window(struct worker *w, struct pair *p)
+{
+	if (w->phase != WARMUP && w->phase != MEASURE)
+		return;
+	if (p->snd.step != ST_RUN || p->rcv.step != ST_RUN)
+		return;
+	while (p->sent - p->delivered - p->bounced < (uint64_t)w->o->window)
+		send_message(w, p);
+}
+
+static void
+delivered(struct client *c, struct sb_xml_node *el)
+{
+	struct worker *w = c->w;
+	struct pair *p = c->pair;
+	const char *id = sb_xml_attr(el, "id");
+	char *end;
+	unsigned long long seq;
+	uint64_t us;
+
+	if (id == NULL || (seq = strtoull(id, &end, 10), *end != '\0') || seq >= p->sent) {
+		w->r.other++;
+		count_reason(&w->r, "receiver: a message with id '%.40s'", id ? id : "");
+		return;
+	}
+	if (seq != p->expect) {
+		w->r.out_of_order++;
+		count_reason(&w->r, "receiver: message %llu where %llu was due", seq,
+		    (unsigned long long)p->expect);
+	}
+	p->expect = seq + 1;
+	p->delivered++;
+	w->r.delivered++;
+	if (w->phase == MEASURE) {
+		us = (uint64_t)((now() - p->t_sent[seq % (uint64_t)w->o->window]) * 1e6);
+		w->r.m_delivered++;
+		w->r.hist[hist_index(us)]++;
+		if (us > w->r.lat_max_us)
+			w->r.lat_max_us = us;
+	}
+	fill_window(w, p);
+}
+
+/* A message that came back to its sender as an error: counted by condition. */
+static void
+bounced(struct client *c, struct sb_xml_node *el)
+{
+	struct sb_xml_node *e = sb_xml_child(el, SB_NS_CLIENT, "error"), *x;
+	const char *cond = "?";
+
+	if (e != NULL)
+		SB_XML_FOREACH_CHILD(x, e)
+			if (x->e.ns != NULL && strcmp(x->e.ns, SB_NS_XMPP_STANZAS) == 0 &&
+			    strcmp(x->e.name, "text") != 0)
+				cond = x->e.name;
+	c->pair->bounced++;
+	c->w->r.bounced++;
+	count_reason(&c->w->r, "sender: message bounced: %s", cond);
+	fill_window(c->w, c->pair);
+}
+
+/* A client logged in and available: the next login starts. */
+static void
+client_ready(struct client *c)
+{
+	struct worker *w = c->w;
+	char r = MSG_READY;
+
+	c->step = ST_RUN;
+	sb_conn_set_timeout(c->conn, 0);
+	w->logging_in--;
+	w->ready++;
+	if (w->ready == w->nclients) {
+		w->phase = IDLE;
+		if (write(w->st_fd, &r, 1) != 1)
+			die("cannot write to the parent");
+	}
+	login_next(w);
+}
+
+/* Stanzas after the bind: the probe, messages, errors, pings. */
+static void
+run_stanza(struct client *c, struct sb_xml_node *el)
+{
+	const char *type = sb_stanza_type(el), *id = sb_xml_attr(el, "id");
+	char reply[256];
+
+	if (sb_xml_is(el, SB_NS_CLIENT, "message")) {
+		if (strcmp(type, "error") == 0)
+			bounced(c, el);
+		else if (id != NULL && strcmp(id, "probe") == 0 && c->step == ST_PROBE)
+			client_ready(c);
+		else if (!c->sender && c->step == ST_RUN)
+			delivered(c, el);
+		else
+			count_reason(&c->w->r, "%s: an unexpected message (id '%.40s')",
+			    c->sender ? "sender" : "receiver", id ? id : "");
+		return;
+	}
+	if (sb_xml_is(el, SB_NS_CLIENT, "presence"))
+		return;		/* our own presence, when sm echoes it */
+	if (sb_xml_is(el, SB_NS_CLIENT, "iq") && id != NULL &&
+	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
+		/* c2s pings idle clients; anything else is refused, as a client would. */
+		if (sb_xml_child(el, SB_NS_PING, "ping") != NULL)
+			snprintf(reply, sizeof(reply), "<iq type='result' id='%.100s'/>", id);
+		else
+			snprintf(reply, sizeof(reply), "<iq type='error' id='%.100s'><error "
+			    "type='cancel'><service-unavailable xmlns='" SB_NS_XMPP_STANZAS
+			    "'/></error></iq>", id);
+		send_str(c, reply);
+		return;
+	}
+	c->w->r.other++;
+	count_reason(&c->w->r, "unexpected <%s type='%s'/>", el->e.name, type);
+}
+
+/* --- one client: the XML stream --- */
+
+/*
+ * During the login a failure is fatal: the benchmark needs every client.
+ * Later it is counted, and the pair's messages still in flight are lost.
+ */
+static void
+fail(struct client *c, const char *what)
+{
+	if (c->step == ST_FAILED)
+		return;
+	if (c->step <= ST_PROBE)
+		die("bench%d: %s: %s", c->account, step_names[c->step], what);
+	count_reason(&c->w->r, "%s: %s: %s", c->sender ? "sender" : "receiver",
+	    step_names[c->step], what);
+	c->step = ST_FAILED;
+	sb_conn_close(c->conn);
+}
+
+static void
+xs_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
+{
+	(void)arg;
+	(void)hdr;
+	(void)content_ns;
+}
+
+static void
+xs_stanza(void *arg, struct sb_xml_node *el)
+{
+	struct client *c = arg;
+	char what[96];
+
+	if (sb_xml_is(el, SB_NS_STREAMS, "error") || sb_xml_is(el, SB_NS_XMPP_SASL, "failure")) {
+		struct sb_xml_node *x = sb_xml_child(el, NULL, NULL);
+
+		snprintf(what, sizeof(what), "<%s/> <%s/>", el->e.name, x ? x->e.name : "");
+		fail(c, what);
+		return;
+	}
+	if (c->step >= ST_PROBE) {
+		run_stanza(c, el);
+		sb_arena_reset(&c->w->scratch);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int next;
+
+		if (steps[i].step != c->step || !sb_xml_is(el, steps[i].ns, steps[i].name))
+			continue;
+		if ((next = steps[i].fn(c, el)) == -1) {
+			snprintf(what, sizeof(what), "<%s/> not as expected", el->e.name);
+			fail(c, what);
+		} else {
+			c->step = (enum step)next;
+		}
+		sb_arena_reset(&c->w->scratch);
+		return;
+	}
+	snprintf(what, sizeof(what), "unexpected <%s/>", el->e.name);
+	fail(c, what);
+}
+
+static void
+xs_close(void *arg)
+{
+	struct client *c = arg;
+
+	if (c->step != ST_CLOSING)
+		fail(c, "the server closed the stream");
+}
+
+static const struct sb_xml_stream_cb xs_cb = { xs_header, xs_stanza, xs_close };
+
+/* After <proceed/>: the rest of this read is the server's first TLS bytes. */
+static void
+switch_to_tls(struct client *c, struct sb_conn_ev *ev)
+{
+	struct sb_buf *rest = sb_xml_stream_leftover(c->xs);
+
+	ev->used = ev->len - sb_buf_len(rest);
+	sb_buf_clear(rest);
+	sb_xml_stream_restart(c->xs);
+	if (sb_conn_starttls(c->conn, c->w->tls, c->w->o->domain) == -1)
+		fail(c, "cannot start TLS");
+}
+
+static void
+on_data(struct client *c, struct sb_conn_ev *ev)
+{
+	enum sb_xml_status st = sb_xml_stream_feed(c->xs, ev->data, ev->len);
+
+	/* A restart after <success/> stops the parse: what followed is parsed now. */
+	while (st == SB_XML_STOPPED && c->step != ST_HANDSHAKE &&
+	    sb_buf_len(sb_xml_stream_leftover(c->xs)) > 0)
+		st = sb_xml_stream_feed(c->xs, "", 0);
+	switch (st) {
+	case SB_XML_OK:
+	case SB_XML_CLOSED:
+		break;
+	case SB_XML_STOPPED:
+		if (c->step == ST_HANDSHAKE)
+			switch_to_tls(c, ev);
+		break;
+	case SB_XML_FAILED:
+		fail(c, sb_xml_stream_error_text(c->xs));
+		break;
+	}
+}
+
+static void
+on_conn(struct sb_conn *conn, struct sb_conn_ev *ev, void *udata)
+{
+	struct client *c = udata;
+
+	(void)conn;
+	switch (ev->type) {
+	case SB_CONN_CONNECTED:
+		c->step = ST_FEATURES_TLS;
+		send_header(c);
+		break;
+	case SB_CONN_DATA:
+		on_data(c, ev);
+		break;
+	case SB_CONN_TLS_READY:
+		c->step = ST_FEATURES_SASL;
+		send_header(c);
+		break;
+	case SB_CONN_TIMEOUT:
+		fail(c, "timeout");
+		break;
+	case SB_CONN_ERROR:
+		fail(c, ev->error);
+		break;
+	case SB_CONN_WRITABLE:
+		break;
+	case SB_CONN_CLOSED:
+		if (c->step != ST_CLOSING && c->step != ST_FAILED)
+			fail(c, ev->error ? ev->error : "closed");
+		sb_xml_stream_free(c->xs);
+		c->xs = NULL;
+		c->conn = NULL;
+		c->step = ST_GONE;
+		c->w->open--;
+		break;
+	}
+}
+
+static void
+client_start(struct worker *w, struct client *c)
+{
+	struct sb_xml_limits lim = SB_XML_DEFAULT_LIMITS;
+	char err[256];
+
+	c->step = ST_CONNECT;
+	c->xs = sb_xml_stream_new(&xs_cb, c, &lim);
+	c->conn = sb_conn_connect(w->loop, "127.0.0.1", w->o->c2s_port, IO_TIMEOUT_MS, on_conn,
+	    c, err, sizeof(err));
+	if (c->conn == NULL)
+		die("%s", err);
+	sb_conn_set_timeout(c->conn, IO_TIMEOUT_MS);
+	w->open++;
+	w->logging_in++;
+}
+
+/* Receivers first, so that every receiver is there before its sender. */
+static struct client *
+client_at(struct worker *w, int i)
+{
+	return i < w->npairs ? &w->pairs[i].rcv : &w->pairs[i - w->npairs].snd;
+}
+
+static void
+login_next(struct worker *w)
+{
+	while (w->logging_in < w->o->logins && w->next_login < w->nclients)
+		client_start(w, client_at(w, w->next_login++));
+}
+
+/* --- one worker: phases --- */
+
+static void
+close_all(struct worker *w)
+{
+	w->phase = CLOSING;
+	w->t_close = now();
+	for (int i = 0; i < w->nclients; i++) {
+		struct client *c = client_at(w, i);
+
+		if (c->conn == NULL || c->step == ST_FAILED)
+			continue;
+		c->step = ST_CLOSING;
+		send_str(c, "</stream:stream>");
+		sb_conn_close_after_flush(c->conn, CLOSE_MAX_S * 1000);
+	}
+}
+
+static int
+in_flight(const struct worker *w)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < w->npairs; i++) {
+		const struct pair *p = &w->pairs[i];
+
+		/* A pair whose connection went is lost, not in flight. */
+		if (p->snd.step == ST_RUN && p->rcv.step == ST_RUN)
+			n += p->sent - p->delivered - p->bounced;
+	}
+	return n > 0;
+}
+
+static void
+finish(struct worker *w)
+{
+	sb_timer_free(w->ticker);
+	w->ticker = NULL;
+	uv_poll_stop(&w->cmd);
+	uv_close((uv_handle_t *)&w->cmd, NULL);
+	sb_loop_shutdown(w->loop);
+}
+
+/* Every 20 ms: the end of the drain, the end of the closing. */
+static void
+tick(struct sb_timer *t, void *arg)
+{
+	struct worker *w = arg;
+	double n = now();
+	const char *p;
+	size_t left;
+	ssize_t k;
+
+	(void)t;
+	if (w->phase == DRAIN && (!in_flight(w) || n - w->t_drain > DRAIN_MAX_S)) {
+		w->r.drain_s = n - w->t_drain;
+		w->r.drained = !in_flight(w);
+		for (p = (const char *)&w->r, left = sizeof(w->r); left > 0; p += k, left -= (size_t)k)
+			if ((k = write(w->st_fd, p, left)) <= 0)
+				die("cannot write to the parent");
+		close_all(w);
+	} else if (w->phase == CLOSING && (w->open == 0 || n - w->t_close > CLOSE_MAX_S + 2)) {
+		finish(w);
+	}
+}
+
+static void
+on_command(uv_poll_t *h, int status, int events)
+{
+	struct worker *w = h->data;
+	char buf[16];
+	ssize_t n = read(w->cmd_fd, buf, sizeof(buf));
+
+	(void)status;
+	(void)events;
+	if (n == 0 && w->phase == CLOSING) {
+		uv_poll_stop(&w->cmd);	/* the parent has our result and waits for us */
+		return;
+	}
+	if (n == 0)
+		die("the parent went away");
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		die("reading commands: %s", strerror(errno));
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		switch (buf[i]) {
+		case CMD_GO:
+			w->phase = WARMUP;
+			for (int k = 0; k < w->npairs; k++)
+				fill_window(w, &w->pairs[k]);
+			break;
+		case CMD_MEASURE:
+			w->phase = MEASURE;
+			break;
+		case CMD_STOP:
+			w->phase = DRAIN;
+			w->t_drain = now();
+			break;
+		}
+	}
+}
+
+static void
+make_body(char *out, size_t cap, int len)
+{
+	size_t n = sizeof(BODY_TEXT) - 1;
+
+	if ((size_t)len >= cap)
+		len = (int)cap - 1;
+	for (int i = 0; i < len; i++)
+		out[i] = BODY_TEXT[(size_t)i % n];
+	out[len] = '\0';
+}
+
+static int
+worker_main(const struct options *o, int first, int npairs, int cmd_fd, int st_fd)
+{
+	struct worker w = {
+		.o = o, .loop = uv_default_loop(), .cmd_fd = cmd_fd, .st_fd = st_fd,
+		.first = first, .npairs = npairs, .nclients = 2 * npairs, .phase = LOGIN,
+	};
+	char err[256];
+
+	sb_log_open("msg_load", 0, SB_LOG_WARN);
+	make_body(w.body, sizeof(w.body), o->body);
+	w.pairs = xcalloc((size_t)npairs, sizeof(*w.pairs));
+	for (int i = 0; i < npairs; i++) {
+		struct pair *p = &w.pairs[i];
+
+		p->t_sent = xcalloc((size_t)o->window, sizeof(*p->t_sent));
+		p->snd = (struct client){ .w = &w, .pair = p, .sender = 1,
+		    .account = 2 * (first + i) + 1 };
+		p->rcv = (struct client){ .w = &w, .pair = p, .account = 2 * (first + i) + 2 };
+	}
+	/* No CA file: verification is off (self-signed), the trust store is never used. */
+	if ((w.tls = sb_tls_ctx_client(o->priority, NULL, err, sizeof(err))) == NULL)
+		die("TLS: %s", err);
+	sb_arena_init(&w.scratch, 0);
+	uv_poll_init(w.loop, &w.cmd, cmd_fd);
+	w.cmd.data = &w;
+	uv_poll_start(&w.cmd, UV_READABLE, on_command);
+	w.ticker = sb_timer_every(w.loop, 20, tick, &w);
+	login_next(&w);
+	uv_run(w.loop, UV_RUN_DEFAULT);
+
+	for (int i = 0; i < npairs; i++) {
+		free(w.pairs[i].t_sent);
+		sb_buf_free(&w.pairs[i].snd.auth_msg);
+		sb_buf_free(&w.pairs[i].rcv.auth_msg);
+	}
+	free(w.pairs);
+	sb_tls_ctx_unref(w.tls);
+	sb_arena_free(&w.scratch);
+	if (uv_loop_close(w.loop) != 0)
+		fprintf(stderr, "msg_load: the loop still has handles open\n");
+	return 0;
+}
+
+/* --- the parent: processes, time, the report --- */
+
+struct proc {
+	long		 pid;
+	int		 cmd_fd, st_fd;
+	double		 cpu0, cpu1;
+	long		 rss0, rss1, hwm;
+};
+
+/* utime + stime of a process, in seconds; -1 when it is gone. */
+static double
+cpu_of(long pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) == NULL) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	/* Fields after the command name, which may hold spaces: utime is the 14th. */
+	p = strrchr(line, ')') + 2;
+	if (sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		die("cannot parse %s", path);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds the whole machine was busy (every core, idle and iowait left out). */
+static double
+cpu_machine(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (f == NULL || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+	    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
+		die("cannot read /proc/stat");
+	fclose(f);
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
+	    (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A field of /proc/PID/status in KiB (VmRSS, VmHWM), -1 when unknown. */
+static long
+status_kb(long pid, const char *field)
+{
+	char path[64], line[256];
+	size_t fl = strlen(field);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
+			kb = atol(line + fl + 1);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+static void
+sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static void
+tell(struct proc *w, int n, char cmd)
+{
+	for (int i = 0; i < n; i++)
+		if (write(w[i].cmd_fd, &cmd, 1) != 1)
+			die("worker %ld: cannot write to it", w[i].pid);
+}
+
+static void
+kill_workers(struct proc *w, int n)
+{
+	for (int i = 0; i < n; i++)
+		kill((pid_t)w[i].pid, SIGKILL);
+	for (int i = 0; i < n; i++)
+		waitpid((pid_t)w[i].pid, NULL, 0);
+}
+
+/* Read len bytes from each worker's status pipe within timeout_s. -1 when one fails. */
+static int
+gather(struct proc *w, int n, void *out, size_t len, double timeout_s)
+{
+	double deadline = now() + timeout_s;
+
+	for (int i = 0; i < n; i++) {
+		char *p = (char *)out + (size_t)i * len;
+		size_t got = 0;
+
+		while (got < len) {
+			struct pollfd pfd = { .fd = w[i].st_fd, .events = POLLIN };
+			double left = deadline - now();
+			ssize_t k;
+
+			if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0) {
+				fprintf(stderr, "msg_load: worker %ld: no answer in %.0f s\n",
+				    w[i].pid, timeout_s);
+				return -1;
+			}
+			if ((k = read(w[i].st_fd, p + got, len - got)) <= 0) {
+				fprintf(stderr, "msg_load: worker %ld failed\n", w[i].pid);
+				return -1;
+			}
+			got += (size_t)k;
+		}
+	}
+	return 0;
+}
+
+static void
+merge(struct result *into, const struct result *r)
+{
+	into->sent += r->sent;
+	into->delivered += r->delivered;
+	into->bounced += r->bounced;
+	into->m_sent += r->m_sent;
+	into->m_delivered += r->m_delivered;
+	into->out_of_order += r->out_of_order;
+	into->other += r->other;
+	if (r->lat_max_us > into->lat_max_us)
+		into->lat_max_us = r->lat_max_us;
+	for (int i = 0; i < HIST_N; i++)
+		into->hist[i] += r->hist[i];
+	if (r->drain_s > into->drain_s)
+		into->drain_s = r->drain_s;
+	into->drained = into->drained && r->drained;
+	for (int i = 0; i < r->nreasons; i++)
+		add_reason(into, r->reasons[i].text, r->reasons[i].count);
+}
+
+static double
+percentile_ms(const struct result *r, double q)
+{
+	uint64_t n = 0, want, seen = 0;
+
+	for (int i = 0; i < HIST_N; i++)
+		n += r->hist[i];
+	if (n == 0)
+		return 0;
+	want = (uint64_t)(q * (double)n);
+	if ((double)want < q * (double)n || want == 0)
+		want++;
+	for (int i = 0; i < HIST_N; i++)
+		if ((seen += r->hist[i]) >= want)
+			return hist_value(i) / 1000.0;
+	return 0;
+}
+
+struct run {
+	const struct options	*o;
+	struct proc		 srv[MAX_PROCS];
+	struct proc		*workers;
+	double			 t_start, t_ready, t_measure, t_end;
+	double			 machine;
+	int			 gone;		/* a server process died */
+	struct result		 r;
+};
+
+static void
+report(struct run *x)
+{
+	const struct options *o = x->o;
+	struct result *r = &x->r;
+	double wall = x->t_end - x->t_measure, srv = 0, gen = 0;
+	double m = r->m_delivered > 0 ? (double)r->m_delivered : 1;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t lost = r->sent - r->delivered - r->bounced;
+	int size = snprintf(NULL, 0, "<message to='bench%d@%s' type='chat' id='%d'><body>"
+	    "</body></message>", o->users, o->domain, 1000000) + o->body;
+
+	for (int i = 0; i < o->nprocs; i++)
+		srv += x->srv[i].cpu1 - x->srv[i].cpu0;
+	for (int i = 0; i < o->jobs; i++)
+		gen += x->workers[i].cpu1 - x->workers[i].cpu0;
+	printf("msg_load: %d clients (%d sender -> receiver pairs) in %d process%s, "
+	    "logged in with %s in %.1f s\n", o->users, o->users / 2, o->jobs,
+	    o->jobs > 1 ? "es" : "", sb_scram_mech_name(o->hash, 0), x->t_ready - x->t_start);
+	printf("  chat messages to the bare JID of about %d bytes, %d in flight per pair; "
+	    "%.0f s measured after %.0f s warm-up\n", size, o->window, wall, o->warmup);
+	printf("  delivered/s              %9.0f  (%llu delivered, %llu sent in the window)\n",
+	    (double)r->m_delivered / wall, (unsigned long long)r->m_delivered,
+	    (unsigned long long)r->m_sent);
+	printf("  latency p50 / p90 / p99  %9.2f / %.2f / %.2f ms, max %.2f ms  "
+	    "(send to delivery)\n", percentile_ms(r, 0.50), percentile_ms(r, 0.90),
+	    percentile_ms(r, 0.99), (double)r->lat_max_us / 1000.0);
+	printf("  whole run                %9llu sent, %llu delivered, %llu bounced, %llu lost, "
+	    "%llu out of order  (%s in %.2f s)\n", (unsigned long long)r->sent,
+	    (unsigned long long)r->delivered, (unsigned long long)r->bounced,
+	    (unsigned long long)lost, (unsigned long long)r->out_of_order,
+	    r->drained ? "drained" : "NOT drained", r->drain_s);
+	for (int i = 0; i < r->nreasons; i++)
+		printf("    %8llu  %s\n", (unsigned long long)r->reasons[i].count,
+		    r->reasons[i].text);
+	if (x->gone || r->m_delivered == 0) {
+		printf("  server CPU and memory    not measured: %s\n", x->gone ?
+		    "a server process died" : "nothing was delivered");
+		return;
+	}
+	printf("  server CPU per message   %9.1f us  (", srv / m * 1e6);
+	for (int i = 0; i < o->nprocs; i++)
+		printf("%s%s %.1f", i ? " + " : "", o->proc_name[i],
+		    (x->srv[i].cpu1 - x->srv[i].cpu0) / m * 1e6);
+	printf(")\n  server CPU use           %9.0f %%   (", srv / wall * 100);
+	for (int i = 0; i < o->nprocs; i++)
+		printf("%s%s %.0f %%", i ? ", " : "", o->proc_name[i],
+		    (x->srv[i].cpu1 - x->srv[i].cpu0) / wall * 100);
+	printf(" of one core)\n  share of the server CPU  ");
+	for (int i = 0; i < o->nprocs; i++)
+		printf("%s%s %.0f %%", i ? ", " : "      ", o->proc_name[i],
+		    srv > 0 ? (x->srv[i].cpu1 - x->srv[i].cpu0) / srv * 100 : 0);
+	printf("\n  RSS after logins -> end  ");
+	for (int i = 0; i < o->nprocs; i++)
+		printf("%s%s %ld -> %ld KiB", i ? ", " : "      ", o->proc_name[i],
+		    x->srv[i].rss0, x->srv[i].rss1);
+	printf("\n  peak RSS (VmHWM)         ");
+	for (int i = 0; i < o->nprocs; i++)
+		printf("%s%s %ld KiB", i ? ", " : "      ", o->proc_name[i], x->srv[i].hwm);
+	printf("\n  load generator CPU       %9.1f us per message  (%.0f %% of one core); it "
+	    "shares the %ld cores with the server\n", gen / m * 1e6, gen / wall * 100, ncpu);
+	printf("  machine busy             %9.0f %%   of %ld cores; not ours: %.0f %% of one "
+	    "core\n", x->machine / wall * 100 / (double)ncpu, ncpu,
+	    x->machine > srv + gen ? (x->machine - srv - gen) / wall * 100 : 0);
+}
+
+/* CPU (and at the end memory) of everyone; a server process that died is said so. */
+static void
+snapshot(struct run *x, int end)
+{
+	const struct options *o = x->o;
+
+	for (int i = 0; i < o->nprocs; i++) {
+		struct proc *p = &x->srv[i];
+		double cpu = cpu_of(p->pid);
+
+		if (cpu < 0 && !x->gone) {
+			fprintf(stderr, "msg_load: %s (process %ld) is gone\n", o->proc_name[i],
+			    p->pid);
+			x->gone = 1;
+		}
+		if (end) {
+			p->cpu1 = cpu;
+			p->rss1 = status_kb(p->pid, "VmRSS");
+			p->hwm = status_kb(p->pid, "VmHWM");
+		} else {
+			p->cpu0 = cpu;
+		}
+	}
+	for (int i = 0; i < o->jobs; i++) {
+		if (end)
+			x->workers[i].cpu1 = cpu_of(x->workers[i].pid);
+		else
+			x->workers[i].cpu0 = cpu_of(x->workers[i].pid);
+	}
+	if (end)
+		x->machine = cpu_machine() - x->machine;
+	else
+		x->machine = cpu_machine();
+}
+
+static void
+start_workers(struct run *x)
+{
+	const struct options *o = x->o;
+	int npairs = o->users / 2, first = 0;
+
+	x->workers = xcalloc((size_t)o->jobs, sizeof(*x->workers));
+	for (int i = 0; i < o->jobs; i++) {
+		int cmd[2], st[2], n = npairs / o->jobs + (i < npairs % o->jobs);
+		pid_t pid;
+
+		if (pipe(cmd) == -1 || pipe(st) == -1)
+			die("pipe: %s", strerror(errno));
+		fflush(NULL);
+		if ((pid = fork()) == -1)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			close(cmd[1]);
+			close(st[0]);
+			for (int k = 0; k < i; k++) {
+				close(x->workers[k].cmd_fd);
+				close(x->workers[k].st_fd);
+			}
+			exit(worker_main(o, first, n, cmd[0], st[1]));
+		}
+		close(cmd[0]);
+		close(st[1]);
+		x->workers[i] = (struct proc){ .pid = pid, .cmd_fd = cmd[1], .st_fd = st[0] };
+		first += n;
+	}
+}
+
+static int
+run(const struct options *o)
+{
+	struct run x = { .o = o, .r = { .drained = 1 } };
+	struct result *rs;
+	char *ready;
+	uint64_t lost;
+
+	for (int i = 0; i < o->nprocs; i++) {
+		x.srv[i].pid = o->proc_pid[i];
+		if (cpu_of(o->proc_pid[i]) < 0)		/* fail now, not after the logins */
+			die("%s: no process %ld", o->proc_name[i], o->proc_pid[i]);
+	}
+	x.t_start = now();
+	start_workers(&x);
+	/* Logins: PBKDF2 per account on the client side, about 1 ms each. */
+	ready = xmalloc((size_t)o->jobs);
+	if (gather(x.workers, o->jobs, ready, 1, 60 + o->users / 100.0) == -1) {
+		kill_workers(x.workers, o->jobs);
+		return 1;
+	}
+	free(ready);
+	x.t_ready = now();
+	for (int i = 0; i < o->nprocs; i++)
+		x.srv[i].rss0 = status_kb(x.srv[i].pid, "VmRSS");
+	tell(x.workers, o->jobs, CMD_GO);
+	sleep_s(o->warmup);
+	snapshot(&x, 0);
+	x.t_measure = now();
+	tell(x.workers, o->jobs, CMD_MEASURE);
+	sleep_s(o->seconds);
+	tell(x.workers, o->jobs, CMD_STOP);
+	x.t_end = now();
+	snapshot(&x, 1);
+
+	rs = xcalloc((size_t)o->jobs, sizeof(*rs));
+	if (gather(x.workers, o->jobs, rs, sizeof(*rs), DRAIN_MAX_S + 5) == -1) {
+		kill_workers(x.workers, o->jobs);
+		return 1;
+	}
+	for (int i = 0; i < o->jobs; i++)
+		merge(&x.r, &rs[i]);
+	free(rs);
+	report(&x);
+	/* The workers close their streams and go. */
+	for (int i = 0; i < o->jobs; i++) {
+		int status;
+
+		close(x.workers[i].cmd_fd);
+		close(x.workers[i].st_fd);
+		if (waitpid((pid_t)x.workers[i].pid, &status, 0) == -1 ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fprintf(stderr, "msg_load: worker %ld did not end well\n",
+			    x.workers[i].pid);
+	}
+	free(x.workers);
+	lost = x.r.sent - x.r.delivered - x.r.bounced;
+	if (x.gone || x.r.m_delivered == 0 || lost > 0 || x.r.bounced > 0 ||
+	    x.r.out_of_order > 0 || x.r.other > 0 || !x.r.drained) {
+		fprintf(stderr, "msg_load: FAILED: %s\n", x.gone ? "a server process died" :
+		    x.r.m_delivered == 0 ? "nothing delivered in the window" :
+		    "messages lost, bounced, out of order or unexpected (above)");
+		return 1;
+	}
+	return 0;
+}
+
+/* --- set-up --- */
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: msg_load [-1] [-d domain] [-u users] [-W window] [-b bytes] "
+	    "[-t seconds] [-w warmup]\n"
+	    "                [-j jobs] [-n logins] [-p priority] C2S_PORT NAME=PID...\n");
+	exit(2);
+}
+
+static void
+parse_args(struct options *o, int argc, char **argv)
+{
+	int ch;
+
+	while ((ch = getopt(argc, argv, "1b:d:j:n:p:t:u:w:W:")) != -1) {
+		switch (ch) {
+		case '1': o->hash = SB_SCRAM_SHA1; break;
+		case 'b': o->body = atoi(optarg); break;
+		case 'd': o->domain = optarg; break;
+		case 'j': o->jobs = atoi(optarg); break;
+		case 'n': o->logins = atoi(optarg); break;
+		case 'p': o->priority = optarg; break;
+		case 't': o->seconds = atof(optarg); break;
+		case 'u': o->users = atoi(optarg); break;
+		case 'w': o->warmup = atof(optarg); break;
+		case 'W': o->window = atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (argc - optind < 1 || argc - optind > MAX_PROCS + 1 || o->users < 2 ||
+	    o->users % 2 != 0 || o->window < 1 || o->body < 0 || o->body > 4000 ||
+	    o->jobs < 1 || o->jobs > o->users / 2 || o->logins < 1 || o->seconds <= 0 ||
+	    o->warmup < 0)
+		usage();
+	o->c2s_port = atoi(argv[optind++]);
+	for (; optind < argc; optind++) {
+		char *eq = strchr(argv[optind], '=');
+
+		if (eq == NULL || eq == argv[optind])
+			usage();
+		*eq = '\0';
+		o->proc_name[o->nprocs] = argv[optind];
+		o->proc_pid[o->nprocs++] = atol(eq + 1);
+	}
+}
+
+/* Each worker holds its share of the connections: raise the descriptor limit. */
+static void
+raise_nofile(const struct options *o)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)(o->users / o->jobs + 2 + 64);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need)
+		die("%d connections per process need %lu descriptors, the limit is %lu: "
+		    "use more processes (-j)", o->users / o->jobs, (unsigned long)need,
+		    (unsigned long)rl.rlim_cur);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = {
+		.domain = "localhost", .priority = CLIENT_PRIORITY, .users = 200, .window = 32,
+		.body = 100, .jobs = 1, .logins = 50, .seconds = 10, .warmup = 2,
+		.hash = SB_SCRAM_SHA256,
+	};
+
+	parse_args(&o, argc, argv);
+	raise_nofile(&o);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return run(&o);
+}
