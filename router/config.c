@@ -42,6 +42,8 @@ static const struct sb_config_field root_fields[] = {
 	    .min = 1024, .max = 64 * 1024 * 1024),
 	F("limits/write-buffer", SB_CONFIG_SIZE, write_buffer, "4M",
 	    .min = 4096, .max = 1024LL * 1024 * 1024),
+	F("limits/stuck-timeout", SB_CONFIG_DURATION, stuck_ms, "30s",
+	    .min = 100, .max = 3600 * 1000),
 	F("limits/handshake-timeout", SB_CONFIG_DURATION, handshake_ms, "10s",
 	    .min = 100, .max = 3600 * 1000),
 	F("status@file", SB_CONFIG_PATH, status_path, NULL),

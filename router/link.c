@@ -119,7 +119,76 @@ link_detach(struct link *l)
 		link_unbind(l, l->names[l->nnames - 1]);
 }
 
-/* --- writing --- */
+/* --- writing, and backpressure --- */
+
+/*
+ * Backpressure. A link whose output queue passes the high-water mark (a
+ * quarter of its write-buffer bound, at most 256 KiB) is congested: while
+ * any link is, the router reads from no link, so senders wait in TCP (and
+ * in their own queues) instead of piling stanzas up here. Writing goes on,
+ * and when the congested link's queue drains to the low-water mark reading
+ * resumes everywhere. A burst of client traffic toward a busy sm thus slows
+ * everyone down a little instead of costing the sm its link (which would
+ * end every session). The write-buffer bound still disconnects a link that
+ * gets more than that in spite of the pause, and a link that stays
+ * congested for <stuck-timeout/> is taken for stuck and disconnected, so one
+ * component that stops reading cannot stall the router.
+ */
+#define HIGH_WATER_MAX	(256 * 1024)
+
+static void
+read_all(struct router *r, int on)
+{
+	for (struct link *l = r->links; l != NULL; l = l->next) {
+		if (l->state == LINK_CLOSING)
+			continue;
+		if (on)
+			sb_conn_resume_read(l->conn);
+		else
+			sb_conn_pause_read(l->conn);
+	}
+}
+
+static void
+congestion_expired(struct sb_deadline *d)
+{
+	struct link *l = (struct link *)(void *)((char *)d - offsetof(struct link, cdl));
+
+	link_error(l, SB_LOG_WARN, SB_STERR_POLICY_VIOLATION, 1,
+	    "not reading: %zu bytes queued for %lld ms; disconnected, the queued stanzas "
+	    "are dropped", sb_conn_queued(l->conn), (long long)l->r->conf->stuck_ms);
+}
+
+static void
+congest(struct link *l)
+{
+	struct router *r = l->r;
+
+	if (l->congested)
+		return;
+	l->congested = 1;
+	sb_deadline_start(r->loop, &l->cdl, (uint32_t)r->conf->stuck_ms, congestion_expired);
+	if (r->ncongested++ == 0) {
+		link_log(l, SB_LOG_INFO, "%zu bytes queued: reading from every link paused "
+		    "until it catches up", sb_conn_queued(l->conn));
+		read_all(r, 0);
+	}
+}
+
+static void
+decongest(struct link *l)
+{
+	struct router *r = l->r;
+
+	if (!l->congested)
+		return;
+	l->congested = 0;
+	sb_deadline_stop(r->loop, &l->cdl);
+	if (--r->ncongested == 0) {
+		link_log(l, SB_LOG_INFO, "caught up: reading resumed");
+		read_all(r, 1);
+	}
+}
 
 int
 link_send(struct link *l, const char *data, size_t len)
@@ -131,6 +200,10 @@ link_send(struct link *l, const char *data, size_t len)
 	if (sb_conn_write(l->conn, data, len) == 0)
 		return 0;
 	queued = sb_conn_queued(l->conn);
+	if (queued <= l->wlimit) {
+		congest(l);
+		return 0;
+	}
 	link_error(l, SB_LOG_WARN, SB_STERR_POLICY_VIOLATION, 1,
 	    "not reading: %zu bytes queued, over the write-buffer bound of %zu; "
 	    "disconnected, the queued stanzas are dropped", queued, l->wlimit);
@@ -210,6 +283,7 @@ link_error(struct link *l, enum sb_log_level level, enum sb_stream_err cond, int
 	sb_conn_write(l->conn, sb_buf_data(&b), sb_buf_len(&b));
 	sb_buf_free(&b);
 	begin_close(l);
+	decongest(l);		/* what it holds is dropped: nobody waits for it */
 	if (now)
 		sb_conn_close(l->conn);
 	else
@@ -541,6 +615,7 @@ gone(struct link *l, const char *why)
 	link_detach(l);
 	if (l->authed)
 		link_log_counters(l, SB_LOG_NOTICE, "down");
+	decongest(l);
 	sb_deadline_stop(r->loop, &l->dl);
 	if (l->prev != NULL)
 		l->prev->next = l->next;
@@ -566,8 +641,10 @@ link_event(struct sb_conn *c, struct sb_conn_ev *ev, void *udata)
 	case SB_CONN_CLOSED:
 		gone(l, ev->error);
 		break;
+	case SB_CONN_WRITABLE:		/* drained to the low-water mark */
+		decongest(l);
+		break;
 	case SB_CONN_ERROR:		/* CLOSED follows with the reason */
-	case SB_CONN_WRITABLE:		/* overflow disconnects; nothing waits */
 	case SB_CONN_TIMEOUT:		/* no idle timeout is set */
 	case SB_CONN_CONNECTED:
 	case SB_CONN_TLS_READY:
@@ -591,7 +668,11 @@ link_accept(struct sb_listener *ls, struct sb_conn *c, void *arg)
 	l->xs = sb_xml_stream_new(&stream_cb, l, &lim);
 	/* Top-level attributes and the bytes as they came: no tree to build or write. */
 	sb_xml_stream_set_shallow(l->xs, 1);
-	sb_conn_set_watermarks(c, l->wlimit / 2, l->wlimit);
+	{
+		size_t high = l->wlimit / 4 < HIGH_WATER_MAX ? l->wlimit / 4 : HIGH_WATER_MAX;
+
+		sb_conn_set_watermarks(c, high / 4, high);
+	}
 	l->next = r->links;
 	if (r->links != NULL)
 		r->links->prev = l;

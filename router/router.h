@@ -67,6 +67,7 @@ struct router_conf {
 	size_t				 stanza_size;
 	size_t				 write_buffer;
 	int64_t				 handshake_ms;
+	int64_t				 stuck_ms;	/* congested this long: disconnected */
 	int				 log_level;
 	const char			*status_path;	/* NULL: no status file */
 	int64_t				 status_ms;
@@ -138,7 +139,7 @@ struct link {
 	struct link		*prev, *next;
 	enum link_state		 state;
 	unsigned		 internal:1, is_default:1, header_sent:1, detached:1,
-				 authed:1;
+				 authed:1, congested:1;
 	char			*name;		/* first name, canonical; NULL before the header */
 	uint64_t		 name_hash;	/* for rendezvous hashing */
 	uint32_t		 instance;	/* among open links of one (shared) name */
@@ -146,6 +147,7 @@ struct link {
 	struct name		**names;	/* names held, the first name first */
 	uint32_t		 nnames, cap;
 	struct sb_deadline	 dl;		/* the handshake timeout */
+	struct sb_deadline	 cdl;		/* how long it may stay congested */
 	char			 id[33];	/* stream id */
 	int64_t			 since;		/* accepted, Unix time */
 	size_t			 wlimit;	/* write-buffer bound */
@@ -164,8 +166,10 @@ void	 link_error(struct link *l, enum sb_log_level level, enum sb_stream_err con
 void	 link_log(const struct link *l, enum sb_log_level level, const char *fmt, ...)
 	     __attribute__((format(printf, 3, 4)));
 /*
- * Queue bytes for the link. A link whose queue passes the write-buffer
- * bound is disconnected with <policy-violation/>: -1 then.
+ * Queue bytes for the link. A link whose queue passes the high-water mark
+ * is congested: the router stops reading every link until it drains (see
+ * link.c). One whose queue passes the write-buffer bound, or that stays
+ * congested too long, is disconnected with <policy-violation/>: -1 then.
  */
 int	 link_send(struct link *l, const char *data, size_t len);
 /* Serialize and send an element (content namespace jabber:component:accept). */
@@ -221,6 +225,7 @@ struct router {
 	struct names		 names;
 	struct link		*links;		/* every accepted link */
 	uint64_t		 serial;
+	int			 ncongested;	/* links over their high-water mark */
 	int			 stopping;
 	struct sb_arena		 scratch;	/* error replies, reset after each */
 	struct sb_buf		 out;		/* serializing, cleared after each */

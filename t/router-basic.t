@@ -69,6 +69,7 @@ CONFIG = """<?xml version='1.0'?>
   <limits>
     <stanza-size>16k</stanza-size>
     <write-buffer>64k</write-buffer>
+    <stuck-timeout>1500ms</stuck-timeout>
     <handshake-timeout>500ms</handshake-timeout>
   </limits>
   <status file='%(status)s' interval='200ms'/>
@@ -646,23 +647,25 @@ def main():
         def slow_reader():
             slow = L("slow.test", "secret-slow", rcvbuf=4096)
             body = "y" * 4000
-            sent = 0
+            a.s.settimeout(0.2)
             for i in range(2000):
                 try:
                     a.send("<message from='a.test' to='slow.test' id='s%d'><body>%s</body></message>" % (i, body))
                 except OSError:
+                    break       # the router stopped reading us: backpressure
+                if i % 20 == 19 and router.wait_log(r"link slow\.test .*not reading", timeout=0.01):
                     break
-                sent += 1
-                if i % 100 == 99 and router.wait_log(r"link slow\.test .*not reading", timeout=0.01):
-                    break
+            a.s.settimeout(WAIT)
+            paused = router.wait_log(r"link slow\.test .*reading from every link paused")
             logged = router.wait_log(r"link slow\.test .*policy-violation.*not reading")
+            resumed = router.wait_log(r"reading resumed")
             # Drain: the link ends (EOF or reset) instead of growing for ever.
             deadline = time.time() + WAIT
             while not slow.eof and time.time() < deadline:
                 slow.fill(0.5)
                 slow.buf = b""
-            return logged and slow.eof
-        check("a link that does not read is disconnected past write-buffer", slow_reader)
+            return paused and logged and resumed and slow.eof
+        check("a link that does not read: reading pauses (backpressure), then it is disconnected as stuck", slow_reader)
 
         def others_fine():
             a.drain()
