@@ -10,8 +10,9 @@
  * kind of failure). The user's later stanzas wait while the row is
  * written, so stored messages keep their order.
  *
- * Stored messages go to a session right after its first available
- * presence with non-negative priority (the 'available' hook), in order,
+ * Stored messages go to a session as soon as it can take messages sent to
+ * the bare JID (the 'deliverable' hook: its initial presence, or a priority
+ * raised from negative), in order,
  * and are deleted only once they have been handed to the router link;
  * the count loaded with the user (USER_LOAD) spares the query when there
  * is nothing. The stanza is stored serialized with its namespace declared,
@@ -138,7 +139,7 @@ taken(const struct sb_store_result *r, void *arg)
 }
 
 static void
-offline_available(struct sm_stanza *s, struct sm_session *sess)
+offline_deliverable(struct sm_stanza *s, struct sm_session *sess)
 {
 	struct sb_db_value p[1];
 
@@ -158,5 +159,5 @@ static const char *const features[] = { "msgoffline", NULL };
 const struct sm_module sm_mod_offline = {
 	.name = "offline",
 	.server_features = features,
-	.available = offline_available,
+	.deliverable = offline_deliverable,
 };

@@ -37,6 +37,7 @@
  *   message.c   RFC 6121 section 8 message delivery
  *   offline.c   XEP-0160 offline storage and delivery
  *   roster.c, subscription.c, presence.c   RFC 6121 roster and presence
+ *               (what the three share is in roster.h)
  *   disco.c, vcard.c, private.c, last.c, version.c, time.c, ping.c   the IQs
  */
 #ifndef SM_SM_H
@@ -325,7 +326,9 @@ struct sm_session {
 	unsigned		 initial:1;	/* initial presence was sent at least once */
 	unsigned		 interested:1;	/* asked for the roster: gets roster pushes */
 	struct sb_arena		 pres_arena;	/* the last presence and the directed list */
-	struct sb_xml_node	*presence;	/* last available presence broadcast, or NULL */
+	struct sb_xml_node	*presence;	/* while available: the presence broadcast;
+						 * after: the unavailable one the client
+						 * sent (last.c reads its status), or NULL */
 	struct sm_directed	*directed;	/* JIDs sent directed presence */
 };
 
@@ -407,6 +410,12 @@ struct sm_module {
 	void	(*session_end)(struct sm_stanza *s, struct sm_session *sess);
 	/* The session's first available presence was broadcast. */
 	void	(*available)(struct sm_stanza *s, struct sm_session *sess);
+	/*
+	 * The session now takes messages sent to the bare JID (available
+	 * with a non-negative priority): after its initial presence, or when
+	 * it raises a negative priority. Offline messages go then.
+	 */
+	void	(*deliverable)(struct sm_stanza *s, struct sm_session *sess);
 	/* The account is about to be deleted (roster: unsubscribe everyone). */
 	void	(*account_delete)(struct sm_stanza *s);
 };
@@ -442,7 +451,7 @@ int	 sm_subscription_in(struct sm_stanza *s);
 int	 sm_offline_store(struct sm_stanza *s);
 /* roster.c */
 struct sm_roster_item *sm_roster_find(struct sm_user *u, const char *jid, size_t len);
-/* Load the roster of u (called by users.c as part of the load). */
+/* Free the items (users.c frees the map's slots with the user). */
 void	 sm_roster_free(struct sm_roster *r);
 /* disco.c: names the router announced (components), for disco#items */
 void	 sm_disco_announce(struct sm *sm, int bound, const char *name, const char *holder);

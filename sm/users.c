@@ -164,6 +164,8 @@ sm_user_idle_check(struct sm_user *u)
 	struct sm *sm = u->sm;
 	int64_t ms;
 
+	if (sm->stopping)
+		return;		/* the loop's timers are closed: everything goes at exit */
 	if (user_busy(u)) {
 		sb_deadline_stop(sm->loop, &u->idle);
 		return;
