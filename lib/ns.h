@@ -28,6 +28,16 @@
 /* XEPs */
 #define SB_NS_FEATURE_ROSTERVER	"urn:xmpp:features:rosterver"		/* XEP-0237 */
 #define SB_NS_FEATURE_PREAPPROVAL "urn:xmpp:features:pre-approval"	/* RFC 6121 3.4 */
+#define SB_NS_DISCO_INFO	"http://jabber.org/protocol/disco#info"	/* XEP-0030 */
+#define SB_NS_DISCO_ITEMS	"http://jabber.org/protocol/disco#items"	/* XEP-0030 */
+#define SB_NS_DATA		"jabber:x:data"				/* XEP-0004 */
+#define SB_NS_SERVERINFO	"http://jabber.org/network/serverinfo"	/* XEP-0157 */
+#define SB_NS_VCARD		"vcard-temp"				/* XEP-0054 */
+#define SB_NS_PRIVATE		"jabber:iq:private"			/* XEP-0049 */
+#define SB_NS_LAST		"jabber:iq:last"			/* XEP-0012 */
+#define SB_NS_VERSION		"jabber:iq:version"			/* XEP-0092 */
+#define SB_NS_TIME		"urn:xmpp:time"				/* XEP-0202 */
+#define SB_NS_DELAY		"urn:xmpp:delay"			/* XEP-0203 */
 #define SB_NS_PING		"urn:xmpp:ping"				/* XEP-0199 */
 #define SB_NS_SASL_CB		"urn:xmpp:sasl-cb:0"			/* XEP-0440 */
 #define SB_NS_REGISTER		"jabber:iq:register"			/* XEP-0077 */

@@ -117,12 +117,8 @@ iq_in(struct sm_stanza *s)
 
 	if (s->to.resource_len > 0)
 		return iq_to_resource(s);
-	if (u->state == SM_USER_NONE) {
-		/* RFC 6121 8.5.1: no such user. */
-		if (strcmp(s->type, "get") == 0 || strcmp(s->type, "set") == 0)
-			sm_reply_error(s, SB_SERR_SERVICE_UNAVAILABLE, NULL);
-		return SM_DONE;
-	}
+	if (u->state == SM_USER_NONE)
+		return iq_handle(s, SM_IQ_NOUSER);	/* RFC 6121 8.5.1 unless claimed */
 	if (u->state == SM_USER_FAILED) {
 		if (strcmp(s->type, "get") == 0 || strcmp(s->type, "set") == 0)
 			sm_reply_store_error(s, u->load_err);

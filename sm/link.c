@@ -248,5 +248,6 @@ sm_link_down(struct sb_complink *l, const char *reason, void *arg)
 			holder_remove(d, d->holders[0]);
 	}
 	sb_hmap_each(&sm->sessions, end_all, sm);
+	sm_disco_forget(sm);
 	sm_run_ready(sm);
 }

@@ -25,8 +25,6 @@
 #include "complink.h"
 #include "sm.h"
 
-#define NS_DELAY	"urn:xmpp:delay"	/* XEP-0203 */
-
 /* --- storing --- */
 
 static void
@@ -67,7 +65,7 @@ sm_offline_store(struct sm_stanza *s)
 	/* A lent message is copied here: look nothing up in the old tree after this. */
 	s = sm_suspend(s);
 	sm_stamp(now, stamp, sizeof(stamp));
-	delay = sb_xml_add(s->arena, s->st, NS_DELAY, "delay");
+	delay = sb_xml_add(s->arena, s->st, SB_NS_DELAY, "delay");
 	sb_xml_set_attr(s->arena, delay, "from", u->domain->name);
 	sb_xml_set_attr(s->arena, delay, "stamp", stamp);
 	sb_xml_add_text(s->arena, delay, "Offline Storage", 15);

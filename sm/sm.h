@@ -379,6 +379,8 @@ void	 sm_send_command(struct sm *sm, const char *c2s, const char *action, const 
 #define SM_IQ_SERVER	0x01	/* to one of our domains */
 #define SM_IQ_SELF	0x02	/* from a session to its own account (no 'to' or its bare JID) */
 #define SM_IQ_ACCOUNT	0x04	/* to a user's bare JID from anyone else */
+#define SM_IQ_NOUSER	0x08	/* to the bare JID of an account that does not exist;
+				 * unclaimed, these get service-unavailable (RFC 6121 8.5.1) */
 
 typedef int sm_iq_fn(struct sm_stanza *s, struct sb_xml_node *payload);
 
@@ -455,6 +457,8 @@ struct sm_roster_item *sm_roster_find(struct sm_user *u, const char *jid, size_t
 void	 sm_roster_free(struct sm_roster *r);
 /* disco.c: names the router announced (components), for disco#items */
 void	 sm_disco_announce(struct sm *sm, int bound, const char *name, const char *holder);
+/* The router link dropped: forget them (they are announced again when it is back). */
+void	 sm_disco_forget(struct sm *sm);
 
 /* --- utilities --- */
 

@@ -252,8 +252,10 @@ sm_suspend(struct sm_stanza *s)
 {
 	struct sm_job *j = s->job;
 
-	if (j == NULL)
+	if (j == NULL) {
 		j = job_make(s);
+		s->job = j;	/* a second suspend of the caller's copy finds it */
+	}
 	j->holds++;
 	if (s->user != NULL)
 		s->user->waiting = j;
