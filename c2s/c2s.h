@@ -310,7 +310,6 @@ struct c2s {
 	const char		*conf_path;
 	const char		*storage_path;	/* switchboard.xml */
 	struct c2s_conf		*conf;
-	struct sb_config	*swcfg;		/* switchboard.xml */
 	struct sb_store_conf	 store_conf;
 	struct sb_store		*store;
 	struct sb_tls_ctx	*tls;		/* STARTTLS: every domain's certificate */

@@ -100,24 +100,13 @@ static const struct sb_config_field domain_fields[] = {
 };
 #undef F
 
-static size_t
-count_children(const struct sb_config_node *n, const char *name)
-{
-	size_t k = 0;
-
-	for (const struct sb_config_node *c = sb_config_child(n, name); c != NULL;
-	    c = sb_config_next(c, name))
-		k++;
-	return k;
-}
-
 static int
 read_listens(struct c2s_conf *conf, const struct sb_config_node *root, char *err, size_t errlen)
 {
 	const struct sb_config_node *n;
 	size_t i = 0;
 
-	conf->nlistens = count_children(root, "listen");
+	conf->nlistens = sb_config_count(root, "listen");
 	if (conf->nlistens == 0) {
 		/* RFC 6120 port with STARTTLS, XEP-0368 port with direct TLS. */
 		conf->nlistens = 2;
@@ -149,7 +138,7 @@ read_domains(struct c2s_conf *conf, const struct sb_config_node *root, char *err
 	const char *canon, *why;
 	size_t i = 0, len;
 
-	conf->ndomains = count_children(root, "domain");
+	conf->ndomains = sb_config_count(root, "domain");
 	if (conf->ndomains == 0)
 		return sb_config_errorf(root, err, errlen,
 		    "no <domain>: name at least one domain this server serves, with its "

@@ -9,7 +9,6 @@
  *   SIGUSR1           log the counters (connections, sessions, logins)
  *   SIGHUP            nothing yet (a restart applies a new configuration)
  */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,46 +38,16 @@ usage(void)
 	exit(2);
 }
 
-static const char *
-find_config(void)
-{
-	for (size_t i = 0; i < NDEFAULTS; i++)
-		if (access(default_configs[i], R_OK) == 0)
-			return default_configs[i];
-	return default_configs[NDEFAULTS - 1];
-}
 
-/* switchboard.xml: -s, else the one next to c2s.xml. */
-static char *
-storage_config_path(const char *opt, const char *conf_path)
-{
-	char *copy, *path;
-
-	if (opt != NULL)
-		return xstrdup(opt);
-	copy = xstrdup(conf_path);
-	path = xmalloc(strlen(conf_path) + sizeof("/switchboard.xml"));
-	sprintf(path, "%s/switchboard.xml", dirname(copy));
-	free(copy);
-	return path;
-}
 
 static void
 open_store(struct c2s *c2s)
 {
-	const struct sb_config_node *storage;
 	char err[1024];
 
-	if (sb_config_load(&c2s->swcfg, c2s->storage_path, err, sizeof(err)) == -1)
+	if (sb_store_open_file(c2s->loop, c2s->storage_path, &c2s->store_conf, &c2s->store, err,
+	    sizeof(err)) == -1)
 		fatal("%s", err);
-	if ((storage = sb_config_child(sb_config_root(c2s->swcfg), "storage")) == NULL)
-		fatal("%s: no <storage> section", c2s->storage_path);
-	if (sb_store_conf_load(storage, &c2s->store_conf, err, sizeof(err)) == -1)
-		fatal("%s", err);
-	if ((c2s->store = sb_store_open(c2s->loop, &c2s->store_conf, err, sizeof(err))) == NULL)
-		fatal("storage: %s", err);
-	if (sb_store_check_schema(c2s->store, err, sizeof(err)) == -1)
-		fatal("storage: %s", err);
 }
 
 /* One context per TLS policy, each holding every domain's certificate (SNI chooses). */
@@ -227,7 +196,6 @@ cleanup(struct c2s *c2s)
 	sessions_free(c2s);
 	c2s_addrs_free(&c2s->addrs);
 	sb_store_conf_free(&c2s->store_conf);
-	sb_config_free(c2s->swcfg);
 	c2s_conf_free(c2s->conf);
 	sb_arena_free(&c2s->scratch);
 	sb_buf_free(&c2s->out);
@@ -258,8 +226,9 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	if (c2s.conf_path == NULL)
-		c2s.conf_path = find_config();
-	c2s.storage_path = storage_path = storage_config_path(storage_opt, c2s.conf_path);
+		c2s.conf_path = sb_config_default_path(default_configs, NDEFAULTS);
+	c2s.storage_path = storage_path = storage_opt != NULL ? xstrdup(storage_opt) :
+	    sb_config_sibling(c2s.conf_path, "switchboard.xml");
 
 	sb_log_open("c2s", 0, SB_LOG_INFO);
 	if ((c2s.conf = c2s_conf_load(c2s.conf_path, err, sizeof(err))) == NULL)

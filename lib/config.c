@@ -1189,3 +1189,39 @@ sb_config_apply(const struct sb_config_node *n, const struct sb_config_field *fi
 		strict_check(n, "", fields, &e);
 	return e.count > 0 ? -1 : 0;
 }
+
+const char *
+sb_config_default_path(const char *const *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (access(paths[i], R_OK) == 0)
+			return paths[i];
+	return paths[n - 1];
+}
+
+char *
+sb_config_sibling(const char *path, const char *name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash != NULL ? (size_t)(slash - path) : 1;
+	char *out = xmalloc(dlen + 1 + strlen(name) + 1);
+
+	if (slash != NULL)
+		memcpy(out, path, dlen);
+	else
+		out[0] = '.';
+	out[dlen] = '/';
+	strcpy(out + dlen + 1, name);
+	return out;
+}
+
+size_t
+sb_config_count(const struct sb_config_node *n, const char *name)
+{
+	size_t k = 0;
+
+	for (const struct sb_config_node *c = sb_config_child(n, name); c != NULL;
+	    c = sb_config_next(c, name))
+		k++;
+	return k;
+}

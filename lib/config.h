@@ -133,6 +133,11 @@ struct sb_config_field {
 #define SB_CONFIG_STRICT	0x01	/* elements/attributes no field names are errors */
 #define SB_CONFIG_ALL_ERRORS	0x02	/* report every error, one per line, not the first */
 
+/* The first of the n paths that can be read, else the last (for its error). */
+const char *sb_config_default_path(const char *const *paths, size_t n);
+/* The file name in the directory of path, allocated: ("etc/sm.xml", "switchboard.xml"). */
+char	*sb_config_sibling(const char *path, const char *name);
+
 /* Loading. Errors: "file:line: what", 0 or -1. */
 int	 sb_config_load(struct sb_config **cfgp, const char *path, char *err, size_t errlen);
 /* Same from memory; name is used in messages and to resolve includes and paths. */
@@ -144,6 +149,8 @@ void	 sb_config_free(struct sb_config *cfg);
 const struct sb_config_node *sb_config_root(const struct sb_config *cfg);
 const struct sb_config_node *sb_config_child(const struct sb_config_node *n, const char *name);
 const struct sb_config_node *sb_config_next(const struct sb_config_node *n, const char *name);
+/* How many children named name n has. */
+size_t	 sb_config_count(const struct sb_config_node *n, const char *name);
 /* The first element matching path ("tls/certificate"), or NULL. */
 const struct sb_config_node *sb_config_find(const struct sb_config_node *n, const char *path);
 const char *sb_config_name(const struct sb_config_node *n);

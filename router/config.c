@@ -89,17 +89,6 @@ static const struct sb_config_field bind_fields[] = {
 	SB_CONFIG_END
 };
 
-static size_t
-count_children(const struct sb_config_node *n, const char *name)
-{
-	size_t k = 0;
-
-	for (const struct sb_config_node *c = sb_config_child(n, name); c != NULL;
-	    c = sb_config_next(c, name))
-		k++;
-	return k;
-}
-
 /* The canonical form of a name from the file, into the conf's arena. */
 static const char *
 canonical(struct router_conf *conf, const struct sb_config_node *n, const char *raw,
@@ -157,7 +146,7 @@ read_component(struct router_conf *conf, const struct sb_config_node *n,
 			return sb_config_errorf(n, err, errlen,
 			    "component '%s' is already defined at line %d", comp->name,
 			    conf->comps[i].line);
-	comp->nbinds = count_children(n, "bind");
+	comp->nbinds = sb_config_count(n, "bind");
 	comp->binds = sb_arena_zalloc(&conf->arena, (comp->nbinds + 1) * sizeof(char *));
 	for (b = sb_config_child(n, "bind"); b != NULL; b = sb_config_next(b, "bind")) {
 		struct bind_entry be = { NULL, 0 };
@@ -214,7 +203,7 @@ router_conf_load(const char *path, char *err, size_t errlen)
 	if (sb_config_apply(root, root_fields, conf, SB_CONFIG_STRICT, err, errlen) == -1)
 		goto fail;
 
-	conf->nlistens = count_children(root, "listen");
+	conf->nlistens = sb_config_count(root, "listen");
 	if (conf->nlistens == 0) {
 		conf->nlistens = 1;
 		conf->listens = sb_arena_zalloc(&conf->arena, sizeof(*conf->listens));
@@ -229,7 +218,7 @@ router_conf_load(const char *path, char *err, size_t errlen)
 				goto fail;
 	}
 
-	conf->ncomps = count_children(root, "component");
+	conf->ncomps = sb_config_count(root, "component");
 	conf->comps = sb_arena_zalloc(&conf->arena, (conf->ncomps + 1) * sizeof(*conf->comps));
 	i = 0;
 	for (n = sb_config_child(root, "component"); n != NULL; n = sb_config_next(n, "component"))

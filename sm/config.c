@@ -82,17 +82,6 @@ static const struct sb_config_field contact_fields[] = {
 };
 #undef F
 
-static size_t
-count_children(const struct sb_config_node *n, const char *name)
-{
-	size_t k = 0;
-
-	for (const struct sb_config_node *c = sb_config_child(n, name); c != NULL;
-	    c = sb_config_next(c, name))
-		k++;
-	return k;
-}
-
 static int
 read_domains(struct sm_conf *conf, const struct sb_config_node *root, char *err, size_t errlen)
 {
@@ -100,7 +89,7 @@ read_domains(struct sm_conf *conf, const struct sb_config_node *root, char *err,
 	const char *canon, *why;
 	size_t i = 0, len;
 
-	conf->ndomains = count_children(root, "domain");
+	conf->ndomains = sb_config_count(root, "domain");
 	if (conf->ndomains == 0)
 		return sb_config_errorf(root, err, errlen,
 		    "no <domain>: name at least one domain this server serves");
@@ -129,7 +118,7 @@ read_contacts(struct sm_conf *conf, const struct sb_config_node *root, char *err
 	const struct sb_config_node *n;
 	size_t i = 0;
 
-	conf->ncontacts = count_children(root, "contact");
+	conf->ncontacts = sb_config_count(root, "contact");
 	if (conf->ncontacts == 0)
 		return 0;
 	conf->contacts = sb_arena_zalloc(&conf->arena, conf->ncontacts * sizeof(*conf->contacts));

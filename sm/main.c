@@ -9,7 +9,6 @@
  *   SIGUSR1           log the counters
  *   SIGHUP            nothing yet (a restart applies a new configuration)
  */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,46 +35,16 @@ usage(void)
 	exit(2);
 }
 
-static const char *
-find_config(void)
-{
-	for (size_t i = 0; i < NDEFAULTS; i++)
-		if (access(default_configs[i], R_OK) == 0)
-			return default_configs[i];
-	return default_configs[NDEFAULTS - 1];
-}
 
-/* switchboard.xml: -s, else the one next to sm.xml. */
-static char *
-storage_config_path(const char *opt, const char *conf_path)
-{
-	char *copy, *path;
-
-	if (opt != NULL)
-		return xstrdup(opt);
-	copy = xstrdup(conf_path);
-	path = xmalloc(strlen(conf_path) + sizeof("/switchboard.xml"));
-	sprintf(path, "%s/switchboard.xml", dirname(copy));
-	free(copy);
-	return path;
-}
 
 static void
 open_store(struct sm *sm)
 {
-	const struct sb_config_node *storage;
 	char err[1024];
 
-	if (sb_config_load(&sm->swcfg, sm->storage_path, err, sizeof(err)) == -1)
+	if (sb_store_open_file(sm->loop, sm->storage_path, &sm->store_conf, &sm->store, err,
+	    sizeof(err)) == -1)
 		fatal("%s", err);
-	if ((storage = sb_config_child(sb_config_root(sm->swcfg), "storage")) == NULL)
-		fatal("%s: no <storage> section", sm->storage_path);
-	if (sb_store_conf_load(storage, &sm->store_conf, err, sizeof(err)) == -1)
-		fatal("%s", err);
-	if ((sm->store = sb_store_open(sm->loop, &sm->store_conf, err, sizeof(err))) == NULL)
-		fatal("storage: %s", err);
-	if (sb_store_check_schema(sm->store, err, sizeof(err)) == -1)
-		fatal("storage: %s", err);
 }
 
 static void
@@ -201,8 +170,9 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	if (sm.conf_path == NULL)
-		sm.conf_path = find_config();
-	sm.storage_path = storage_path = storage_config_path(storage_opt, sm.conf_path);
+		sm.conf_path = sb_config_default_path(default_configs, NDEFAULTS);
+	sm.storage_path = storage_path = storage_opt != NULL ? xstrdup(storage_opt) :
+	    sb_config_sibling(sm.conf_path, "switchboard.xml");
 
 	sb_log_open("sm", 0, SB_LOG_INFO);
 	if ((sm.conf = sm_conf_load(sm.conf_path, err, sizeof(err))) == NULL)
@@ -232,7 +202,6 @@ main(int argc, char **argv)
 	sb_hmap_free(&sm.users);
 	sb_hmap_free(&sm.sessions);
 	sb_store_conf_free(&sm.store_conf);
-	sb_config_free(sm.swcfg);
 	sm_conf_free(sm.conf);
 	sb_arena_free(&sm.in);
 	sb_arena_free(&sm.scratch);

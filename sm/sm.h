@@ -127,7 +127,6 @@ struct sm {
 	struct sm_conf		*conf;
 	const char		*conf_path;
 	const char		*storage_path;
-	struct sb_config	*swcfg;
 	struct sb_store_conf	 store_conf;
 	struct sb_store		*store;
 	struct sb_complink	*link;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "driver.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -221,4 +222,46 @@ sb_store_check_schema(struct sb_store *st, char *err, size_t errlen)
 		snprintf(err, errlen, "database schema version %lld is newer than this server "
 		    "knows (%d): upgrade switchboard", (long long)op.version, latest);
 	return -1;
+}
+
+static void
+closed_now(void *arg)
+{
+	(void)arg;
+}
+
+int
+sb_store_open_file(uv_loop_t *loop, const char *path, struct sb_store_conf *conf,
+    struct sb_store **out, char *err, size_t errlen)
+{
+	const struct sb_config_node *storage;
+	struct sb_config *cfg;
+	char why[1024];
+
+	*out = NULL;
+	if (sb_config_load(&cfg, path, err, errlen) == -1)
+		return -1;
+	if ((storage = sb_config_child(sb_config_root(cfg), "storage")) == NULL) {
+		snprintf(err, errlen, "%s: no <storage> section", path);
+		sb_config_free(cfg);
+		return -1;
+	}
+	if (sb_store_conf_load(storage, conf, err, errlen) == -1) {
+		sb_config_free(cfg);
+		return -1;
+	}
+	sb_config_free(cfg);		/* the conf holds copies */
+	if ((*out = sb_store_open(loop, conf, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "storage: %s", why);
+		sb_store_conf_free(conf);
+		return -1;
+	}
+	if (sb_store_check_schema(*out, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "storage: %s", why);
+		sb_store_close(*out, closed_now, NULL);
+		sb_store_conf_free(conf);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }

@@ -188,4 +188,12 @@ void	 sb_store_migrate(struct sb_store *st, sb_store_cb *cb, void *arg);
  */
 int	 sb_store_check_schema(struct sb_store *st, char *err, size_t errlen);
 
+/*
+ * What a server process does at start-up: read <storage> from the file at
+ * path (switchboard.xml), open the store into conf and *out, and check its
+ * schema as above. 0, or -1 with err (nothing left open).
+ */
+int	 sb_store_open_file(uv_loop_t *loop, const char *path, struct sb_store_conf *conf,
+	     struct sb_store **out, char *err, size_t errlen);
+
 #endif
