@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "complink.h"
 #include "conn.h"
+#include "hmap.h"
 #include "log.h"
 #include "ns.h"
 #include "stanza.h"
@@ -113,9 +114,7 @@ const struct c2s_domain *c2s_conf_domain(const struct c2s_conf *conf, const char
 struct c2s_addr;
 
 struct c2s_addrs {
-	struct c2s_addr	**slots;	/* chained hash */
-	size_t		 nslots;
-	size_t		 count;
+	struct sb_hmap	 map;		/* address -> struct c2s_addr */
 };
 
 void	 c2s_addrs_init(struct c2s_addrs *t);

@@ -4,28 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "hmap.h"
 #include "xmalloc.h"
 
 #define MIN_SLOTS	16
 
-uint64_t
-sb_hash_bytes(const void *p, size_t len)
+static uint64_t
+key_hash(const char *key, size_t len)
 {
-	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ULL;
-	}
-	/* splitmix64's finalizer: FNV alone spreads short keys poorly in the low bits. */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
+	return sb_hash_mix(sb_fnv1a(key, len));
 }
 
 void
@@ -71,7 +59,7 @@ sb_hmap_insert(struct sb_hmap *m, struct sb_hmap_node *n, const char *key, size_
 		grow(m);
 	n->key = key;
 	n->keylen = keylen;
-	n->hash = sb_hash_bytes(key, keylen);
+	n->hash = key_hash(key, keylen);
 	n->next = m->slots[n->hash & (m->nslots - 1)];
 	m->slots[n->hash & (m->nslots - 1)] = n;
 	m->count++;
@@ -80,7 +68,7 @@ sb_hmap_insert(struct sb_hmap *m, struct sb_hmap_node *n, const char *key, size_
 struct sb_hmap_node *
 sb_hmap_find(const struct sb_hmap *m, const char *key, size_t keylen)
 {
-	uint64_t h = sb_hash_bytes(key, keylen);
+	uint64_t h = key_hash(key, keylen);
 
 	for (struct sb_hmap_node *e = m->slots[h & (m->nslots - 1)]; e != NULL; e = e->next)
 		if (e->hash == h && e->keylen == keylen && memcmp(e->key, key, keylen) == 0)

@@ -5,7 +5,7 @@
  * The entry embeds a struct sb_hmap_node and owns its key: the map keeps
  * pointers only, allocates nothing but its slot array, and never frees an
  * entry. Chained, power-of-two slots, grown when the count passes twice the
- * slots; a lookup hashes the key once (FNV-1a with a finalizer) and
+ * slots; a lookup hashes the key once (hash.h: FNV-1a, mixed) and
  * compares hashes before bytes.
  *
  *	struct user { struct sb_hmap_node hn; char *bare; ... };
@@ -34,9 +34,6 @@ struct sb_hmap {
 
 #define SB_HMAP_ENTRY(node, type, member) \
 	((type *)(void *)((char *)(node) - offsetof(type, member)))
-
-/* The 64-bit hash the map uses (also for rendezvous weights, see rendezvous.h). */
-uint64_t sb_hash_bytes(const void *p, size_t len);
 
 void	 sb_hmap_init(struct sb_hmap *m);
 /* Frees the slot array only: the entries are their owners'. */

@@ -14,31 +14,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 64-bit FNV-1a of a key or a holder name. */
+#include "hash.h"
+
+/* The hash of a key or a holder name. */
 static inline uint64_t
 sb_rendezvous_hash(const char *s, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return sb_fnv1a(s, len);
 }
 
-/* The weight of a holder for a key: splitmix64's finalizer of their mix. */
+/* The weight of a holder for a key: the two hashes mixed. */
 static inline uint64_t
 sb_rendezvous_weight(uint64_t key_hash, uint64_t holder_hash)
 {
-	uint64_t x = key_hash ^ holder_hash;
-
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
+	return sb_hash_mix(key_hash ^ holder_hash);
 }
 
 #endif

@@ -16,35 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "rendezvous.h"
 #include "router.h"
 #include "xmalloc.h"
 
 #define MIN_SLOTS	16
-
-uint64_t
-names_hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/* A finalizer (splitmix64's): FNV alone spreads short keys poorly in the low bits. */
-static inline uint64_t
-mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
 
 void
 names_init(struct names *t)
@@ -79,10 +56,10 @@ names_free(struct names *t)
 struct name *
 names_find(const struct names *t, const char *s, size_t len)
 {
-	uint64_t h = names_hash(s, len);
+	uint64_t h = sb_fnv1a(s, len);
 	struct name *n;
 
-	for (uint32_t i = (uint32_t)mix(h) & t->mask;; i = (i + 1) & t->mask) {
+	for (uint32_t i = (uint32_t)sb_hash_mix(h) & t->mask;; i = (i + 1) & t->mask) {
 		if ((n = t->slots[i]) == NULL)
 			return NULL;
 		if (n->hash == h && n->len == len && memcmp(n->str, s, len) == 0)
@@ -93,7 +70,7 @@ names_find(const struct names *t, const char *s, size_t len)
 static void
 slot_insert(struct name **slots, uint32_t mask, struct name *n)
 {
-	uint32_t i = (uint32_t)mix(n->hash) & mask;
+	uint32_t i = (uint32_t)sb_hash_mix(n->hash) & mask;
 
 	while (slots[i] != NULL)
 		i = (i + 1) & mask;
@@ -125,7 +102,7 @@ names_get(struct names *t, const char *s, size_t len)
 	n = xcalloc(1, sizeof(*n));
 	n->str = xstrndup(s, len);
 	n->len = (uint32_t)len;
-	n->hash = names_hash(s, len);
+	n->hash = sb_fnv1a(s, len);
 	slot_insert(t->slots, t->mask, n);
 	t->count++;
 	return n;
@@ -135,13 +112,13 @@ names_get(struct names *t, const char *s, size_t len)
 static void
 slot_delete(struct names *t, struct name *n)
 {
-	uint32_t i = (uint32_t)mix(n->hash) & t->mask, j, k;
+	uint32_t i = (uint32_t)sb_hash_mix(n->hash) & t->mask, j, k;
 
 	while (t->slots[i] != n)
 		i = (i + 1) & t->mask;
 	t->slots[i] = NULL;
 	for (j = (i + 1) & t->mask; t->slots[j] != NULL; j = (j + 1) & t->mask) {
-		k = (uint32_t)mix(t->slots[j]->hash) & t->mask;
+		k = (uint32_t)sb_hash_mix(t->slots[j]->hash) & t->mask;
 		/* Move the entry at j unless its home k lies cyclically in (i, j]. */
 		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
 			t->slots[i] = t->slots[j];

@@ -109,7 +109,6 @@ struct names {
 
 void	 names_init(struct names *t);
 void	 names_free(struct names *t);
-uint64_t names_hash(const char *s, size_t len);
 /* The entry for a canonical domain, or NULL. Never allocates. */
 struct name *names_find(const struct names *t, const char *s, size_t len);
 /* Bring the table in line with a (new) configuration. */

@@ -33,7 +33,7 @@ test_limit(void)
 	for (int i = 0; i < 3; i++)
 		c2s_addrs_release(&t, a[0]);
 	is_int(c2s_addrs_count(&t, "192.0.2.1:9"), 0, "the entry goes with its last connection");
-	is_int(t.count, 2, "two addresses left");
+	is_int(t.map.count, 2, "two addresses left");
 	c2s_addrs_release(&t, NULL);
 	ok(c2s_addrs_take(&t, "198.51.100.7:5", 0) != NULL, "limit 0: no limit");
 	c2s_addrs_free(&t);
@@ -52,7 +52,7 @@ test_many(void)
 		all &= c2s_addrs_take(&t, peer, 1) != NULL;
 	}
 	ok(all, "5000 addresses taken");
-	ok(t.nslots >= 2048, "the table grew (%zu slots)", t.nslots);
+	ok(t.map.nslots >= 2048, "the table grew (%zu slots)", t.map.nslots);
 	all = 1;
 	for (int i = 0; i < 5000; i++) {
 		snprintf(peer, sizeof(peer), "10.%d.%d.%d:1", i >> 16, (i >> 8) & 255, i & 255);
