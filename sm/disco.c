@@ -271,7 +271,8 @@ info_account(struct sm_stanza *s, struct sb_xml_node *req)
 {
 	struct sb_xml_node *q;
 
-	if (s->user->state == SM_USER_NONE || !sm_iq_sees_presence(s)) {
+	/* A missing account never gets here: the dispatcher answers it the same. */
+	if (!sm_iq_sees_presence(s)) {
 		sm_reply_error(s, SB_SERR_SERVICE_UNAVAILABLE, NULL);
 		return SM_DONE;
 	}

@@ -78,3 +78,10 @@ sm_xml_parse_text(struct sb_arena *a, struct sb_xml_node *parent, const char *te
 	sb_xml_stream_free(xs);
 	return st == SB_XML_CLOSED ? p.n : -1;
 }
+
+int
+sm_iq_forbidden(struct sm_stanza *s, struct sb_xml_node *payload)
+{
+	sm_reply_error(s, SB_SERR_FORBIDDEN, NULL);
+	return SM_DONE;
+}

@@ -16,6 +16,8 @@ int	 sm_iq_from_owner(const struct sm_stanza *s);
  * test XEP-0030 (disco of a bare JID) and XEP-0012 (last activity) ask for.
  */
 int	 sm_iq_sees_presence(const struct sm_stanza *s);
+/* A handler that answers forbidden: another user's data that only its owner may touch. */
+int	 sm_iq_forbidden(struct sm_stanza *s, struct sb_xml_node *payload);
 
 /*
  * Parse XML text written by sb_xml_write() (with no default namespace) back

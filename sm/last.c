@@ -63,10 +63,7 @@ get_account(struct sm_stanza *s, struct sb_xml_node *payload)
 {
 	struct sb_db_value p[1];
 
-	if (s->user->state == SM_USER_NONE) {
-		sm_reply_error(s, SB_SERR_SERVICE_UNAVAILABLE, NULL);
-		return SM_DONE;
-	}
+	/* A missing account never gets here: the dispatcher answers service-unavailable. */
 	if (!sm_iq_sees_presence(s)) {
 		sm_reply_error(s, SB_SERR_FORBIDDEN, NULL);
 		return SM_DONE;

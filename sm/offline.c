@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "complink.h"
 #include "sm.h"
 
 /* --- storing --- */
@@ -100,7 +99,6 @@ taken(const struct sb_store_result *r, void *arg)
 	struct sm_user *u = s->user;
 	struct sm_session *sess = s->sess;	/* the session that became available */
 	struct sm *sm = s->sm;
-	struct sb_buf *b = &sm->out;
 	int64_t last = 0;
 	size_t sent = 0;
 
@@ -111,19 +109,11 @@ taken(const struct sb_store_result *r, void *arg)
 		return;
 	}
 	for (size_t i = 0; i < r->nrows; i++) {
-		const char *st = sb_store_text(r, i, 2);
-
-		sb_buf_clear(b);
-		sb_complink_write_envelope_open(b, sess->c2s, strlen(sess->c2s), sm->conf->name,
-		    sess->sid);
-		sb_buf_append_str(b, st);
-		sb_buf_append_str(b, "</route>");
-		if (sb_complink_send_raw(sm->link, sb_buf_data(b), sb_buf_len(b)) == -1)
+		if (sm_send_session_raw(sm, sess, sb_store_text(r, i, 2)) == -1)
 			break;
 		last = sb_store_int(r, i, 0);
 		sent++;
 	}
-	sb_buf_clear(b);
 	if (sent > 0) {
 		struct sb_db_value p[2] = { sb_db_int(u->account_id), sb_db_int(last) };
 

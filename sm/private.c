@@ -211,19 +211,10 @@ set_own(struct sm_stanza *s, struct sb_xml_node *q)
 	return SM_WAIT;
 }
 
-/* XEP-0049 section 2: another user's private data is forbidden, read or write. */
-static int
-other(struct sm_stanza *s, struct sb_xml_node *q)
-{
-	/* RFC 6121 8.5.1 first: an IQ to an account that does not exist. */
-	sm_reply_error(s, s->user->state == SM_USER_NONE ? SB_SERR_SERVICE_UNAVAILABLE :
-	    SB_SERR_FORBIDDEN, NULL);
-	return SM_DONE;
-}
-
 static const struct sm_iq_handler private_iqs[] = {
 	{ SB_NS_PRIVATE, "query", SM_IQ_SELF, get_own, set_own },
-	{ SB_NS_PRIVATE, "query", SM_IQ_ACCOUNT, other, other },
+	/* XEP-0049 section 2: another user's private data is forbidden, read or write. */
+	{ SB_NS_PRIVATE, "query", SM_IQ_ACCOUNT, sm_iq_forbidden, sm_iq_forbidden },
 	{ NULL },
 };
 

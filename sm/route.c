@@ -57,23 +57,41 @@ sm_owns(const struct sm *sm, const struct sm_domain *d, const char *bare, size_t
 	return 1;
 }
 
-void
-sm_send_session(struct sm *sm, struct sm_session *sess, const struct sb_xml_node *st)
+/* A stanza to a session, as a tree or as bytes that declare their namespace. */
+static int
+session_send(struct sm *sm, struct sm_session *sess, const struct sb_xml_node *st,
+    const char *bytes)
 {
 	struct sb_buf *b = &sm->out;
+	int r;
 
 	sb_buf_clear(b);
 	sb_complink_write_envelope_open(b, sess->c2s, strlen(sess->c2s), sm->conf->name,
 	    sess->sid);
 	/* Written with no namespace in scope, the stanza declares its own. */
-	sb_xml_write(b, st, NULL);
+	if (st != NULL)
+		sb_xml_write(b, st, NULL);
+	else
+		sb_buf_append_str(b, bytes);
 	sb_buf_append_str(b, "</route>");
-	if (sb_complink_send_raw(sm->link, sb_buf_data(b), sb_buf_len(b)) == -1)
-		log_warn("router link: queue full: <%s/> for %s dropped", st->e.name,
-		    sess->jid.str);
+	if ((r = sb_complink_send_raw(sm->link, sb_buf_data(b), sb_buf_len(b))) == -1)
+		log_warn("router link: queue full: a stanza for %s dropped", sess->jid.str);
 	else
 		sm->n_out++;
 	sb_buf_clear(b);
+	return r;
+}
+
+void
+sm_send_session(struct sm *sm, struct sm_session *sess, const struct sb_xml_node *st)
+{
+	session_send(sm, sess, st, NULL);
+}
+
+int
+sm_send_session_raw(struct sm *sm, struct sm_session *sess, const char *stanza)
+{
+	return session_send(sm, sess, NULL, stanza);
 }
 
 void
@@ -164,16 +182,22 @@ reply_send(struct sm_stanza *s, struct sb_xml_node *reply)
 		sm_route(s->sm, reply);
 }
 
+/* The arena to build a reply in: the stanza's, or tmp when it has none (lent). */
+static struct sb_arena *
+reply_arena(struct sm_stanza *s, struct sb_arena *tmp)
+{
+	if (s->arena != NULL)
+		return s->arena;
+	sb_arena_init(tmp, 0);
+	return tmp;
+}
+
 void
 sm_reply_error(struct sm_stanza *s, enum sb_stanza_err cond, const char *text)
 {
-	struct sb_arena tmp, *a = s->arena;
+	struct sb_arena tmp, *a = reply_arena(s, &tmp);
 	struct sb_xml_node *reply;
 
-	if (a == NULL) {
-		sb_arena_init(&tmp, 0);
-		a = &tmp;
-	}
 	if ((reply = sb_stanza_error_reply(a, s->st, cond, text)) != NULL) {
 		s->sm->n_bounced++;
 		reply_send(s, reply);
@@ -192,14 +216,9 @@ sm_reply_store_error(struct sm_stanza *s, enum sb_store_err err)
 void
 sm_reply_result(struct sm_stanza *s, struct sb_xml_node *payload)
 {
-	struct sb_arena tmp, *a = s->arena;
-	struct sb_xml_node *reply;
+	struct sb_arena tmp, *a = reply_arena(s, &tmp);
+	struct sb_xml_node *reply = sb_stanza_iq_result(a, s->st);
 
-	if (a == NULL) {
-		sb_arena_init(&tmp, 0);
-		a = &tmp;
-	}
-	reply = sb_stanza_iq_result(a, s->st);
 	if (payload != NULL) {
 		if (payload->parent != NULL)
 			sb_xml_remove(payload);

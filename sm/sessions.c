@@ -135,21 +135,11 @@ void
 sm_session_remove(struct sm_session *sess)
 {
 	struct sb_arena a;
-	struct sm_stanza s = {
-		.sm = sess->user->sm,
-		.user = sess->user,
-		.dir = SM_CMD,
-		.arena = &a,
-		.arena_kind = SM_ARENA_OWNED,
-		.type = "",
-		.c2s = sess->c2s,
-		.sid = sess->sid,
-		.internal = 1,
-	};
+	struct sm_stanza s;
 
 	sb_arena_init(&a, 0);
-	s.st = sb_xml_new(&a, SB_NS_SESSION, "session");
-	sb_xml_set_attr(&a, s.st, "action", "end");
+	sm_command_init(&s, sess->user->sm, &a, sess->c2s, sess->sid, "end", NULL);
+	s.user = sess->user;
 	session_end(&s, sess);
 	sb_arena_free(&a);
 }

@@ -257,6 +257,9 @@ void	 sm_submit(struct sm_user *u, struct sm_stanza *s);
  */
 void	 sm_submit_internal(struct sm_user *u, const char *c2s, const char *sid,
 	     const char *action, const char *condition);
+/* Make s such a command (built in a) without submitting it. */
+void	 sm_command_init(struct sm_stanza *s, struct sm *sm, struct sb_arena *a,
+	     const char *c2s, const char *sid, const char *action, const char *condition);
 
 enum sm_dir {
 	SM_OUT,		/* from one of the user's sessions */
@@ -353,6 +356,8 @@ void	 sm_session_remove(struct sm_session *sess);
 
 /* Send a stanza to one session (through its c2s). */
 void	 sm_send_session(struct sm *sm, struct sm_session *sess, const struct sb_xml_node *st);
+/* The same for a serialized stanza that declares its namespace; -1 when the link's queue is full. */
+int	 sm_send_session_raw(struct sm *sm, struct sm_session *sess, const char *stanza);
 /*
  * Send a stanza to its 'to': a local user this shard owns is handled here
  * (an inbound job for that user, or the server's handlers for one of our

@@ -321,27 +321,35 @@ sm_submit(struct sm_user *u, struct sm_stanza *s)
 }
 
 void
-sm_submit_internal(struct sm_user *u, const char *c2s, const char *sid, const char *action,
-    const char *condition)
+sm_command_init(struct sm_stanza *s, struct sm *sm, struct sb_arena *a, const char *c2s,
+    const char *sid, const char *action, const char *condition)
 {
-	struct sb_arena a;
-	struct sm_stanza s = {
-		.sm = u->sm,
+	*s = (struct sm_stanza){
+		.sm = sm,
 		.dir = SM_CMD,
-		.arena = &a,
+		.arena = a,
 		.arena_kind = SM_ARENA_OWNED,
 		.type = "",
 		.c2s = c2s,
 		.sid = sid,
 		.internal = 1,
 	};
+	s->st = sb_xml_new(a, SB_NS_SESSION, "session");
+	sb_xml_set_attr(a, s->st, "action", action);
+	sb_xml_set_attr(a, s->st, "sid", sid);
+	if (condition != NULL)
+		sb_xml_set_attr(a, s->st, "condition", condition);
+}
+
+void
+sm_submit_internal(struct sm_user *u, const char *c2s, const char *sid, const char *action,
+    const char *condition)
+{
+	struct sb_arena a;
+	struct sm_stanza s;
 
 	sb_arena_init(&a, 0);
-	s.st = sb_xml_new(&a, SB_NS_SESSION, "session");
-	sb_xml_set_attr(&a, s.st, "action", action);
-	sb_xml_set_attr(&a, s.st, "sid", sid);
-	if (condition != NULL)
-		sb_xml_set_attr(&a, s.st, "condition", condition);
+	sm_command_init(&s, u->sm, &a, c2s, sid, action, condition);
 	sm_submit(u, &s);
 	sb_arena_free(&a);
 }

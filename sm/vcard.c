@@ -82,11 +82,7 @@ get_own(struct sm_stanza *s, struct sb_xml_node *payload)
 static int
 get_other(struct sm_stanza *s, struct sb_xml_node *payload)
 {
-	/* RFC 6121 8.5.1: an IQ to an account that does not exist. */
-	if (s->user->state == SM_USER_NONE) {
-		sm_reply_error(s, SB_SERR_SERVICE_UNAVAILABLE, NULL);
-		return SM_DONE;
-	}
+	/* An account that does not exist is answered by the dispatcher (RFC 6121 8.5.1). */
 	return fetch(s, got_other);
 }
 
@@ -130,18 +126,10 @@ set_own(struct sm_stanza *s, struct sb_xml_node *vcard)
 	return SM_WAIT;
 }
 
-/* XEP-0054 3.2: someone else's vCard cannot be set; forbidden, as its example. */
-static int
-set_other(struct sm_stanza *s, struct sb_xml_node *vcard)
-{
-	sm_reply_error(s, s->user->state == SM_USER_NONE ? SB_SERR_SERVICE_UNAVAILABLE :
-	    SB_SERR_FORBIDDEN, NULL);
-	return SM_DONE;
-}
-
 static const struct sm_iq_handler vcard_iqs[] = {
 	{ SB_NS_VCARD, "vCard", SM_IQ_SELF, get_own, set_own },
-	{ SB_NS_VCARD, "vCard", SM_IQ_ACCOUNT, get_other, set_other },
+	/* XEP-0054 3.2: someone else's vCard cannot be set; forbidden, as its example. */
+	{ SB_NS_VCARD, "vCard", SM_IQ_ACCOUNT, get_other, sm_iq_forbidden },
 	{ NULL },
 };
 
