@@ -21,7 +21,7 @@ DESTDIR  ?=
 CC       ?= cc
 FUZZ_SECONDS ?= 60
 
-PKGS := libxml-2.0 gnutls libsasl2 libpq libidn2 libuv sqlite3
+PKGS := libxml-2.0 gnutls libsasl2 libpq libidn2 libuv sqlite3 libcares
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter -Wformat=2

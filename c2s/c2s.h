@@ -236,7 +236,6 @@ void	 stream_input(struct client *cl, const char *data, size_t len, size_t *used
 /* The TLS handshake finished (STARTTLS or direct TLS). */
 void	 stream_tls_ready(struct client *cl);
 /* A fresh random id (hex, 32 characters) into out[33]. */
-void	 stream_make_id(char *out);
 /* Our stream header, from the client's domain (when known); to may be NULL. */
 void	 stream_send_header(struct client *cl, const char *to);
 

@@ -50,21 +50,6 @@ stream_new(struct client *cl)
 }
 
 void
-stream_make_id(char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char rnd[16];
-
-	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
-		fatal("gnutls_rnd failed");
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		out[2 * i] = hex[rnd[i] >> 4];
-		out[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	out[2 * sizeof(rnd)] = '\0';
-}
-
-void
 stream_send_header(struct client *cl, const char *to)
 {
 	struct sb_stream_header h = {
@@ -78,7 +63,7 @@ stream_send_header(struct client *cl, const char *to)
 	struct sb_buf b = SB_BUF_INIT;
 
 	if (cl->id[0] == '\0')
-		stream_make_id(cl->id);
+		sb_stream_make_id(cl->id);
 	sb_stream_write_header(&b, &h);
 	sb_conn_write(cl->conn, sb_buf_data(&b), sb_buf_len(&b));
 	sb_buf_free(&b);
@@ -119,22 +104,6 @@ send_features(struct client *cl)
 
 /* --- the header --- */
 
-/* RFC 6120 4.7.5: "major.minor", and we need major 1 or more (we answer 1.0). */
-static int
-version_ok(const char *v)
-{
-	char *end;
-	unsigned long major;
-
-	if (v == NULL || *v < '0' || *v > '9')
-		return 0;
-	major = strtoul(v, &end, 10);
-	if (*end != '.' || end[1] < '0' || end[1] > '9')
-		return 0;
-	strtoul(end + 1, &end, 10);
-	return *end == '\0' && major >= 1;
-}
-
 static void
 on_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
 {
@@ -149,7 +118,7 @@ on_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
 		return;
 	/* Every stream, restarted or not, gets its own header and id. */
 	cl->header_sent = 0;
-	stream_make_id(cl->id);
+	sb_stream_make_id(cl->id);
 	d = to != NULL ? c2s_conf_domain(cl->c2s->conf, to) : NULL;
 	if (cl->domain == NULL)
 		cl->domain = d;
@@ -174,7 +143,7 @@ on_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
 		    "restarted stream to '%s', the stream was to '%s'", d->name, cl->domain->name);
 		return;
 	}
-	if (!version_ok(version)) {
+	if (!sb_stream_version_ok(version)) {
 		client_error(cl, SB_LOG_INFO, SB_STERR_UNSUPPORTED_VERSION, 0,
 		    "stream version '%s': 1.0 is required", version != NULL ? version : "(none)");
 		return;

@@ -68,8 +68,11 @@ sb_hmap_insert(struct sb_hmap *m, struct sb_hmap_node *n, const char *key, size_
 struct sb_hmap_node *
 sb_hmap_find(const struct sb_hmap *m, const char *key, size_t keylen)
 {
-	uint64_t h = key_hash(key, keylen);
+	uint64_t h;
 
+	if (m->nslots == 0)
+		return NULL;
+	h = key_hash(key, keylen);
 	for (struct sb_hmap_node *e = m->slots[h & (m->nslots - 1)]; e != NULL; e = e->next)
 		if (e->hash == h && e->keylen == keylen && memcmp(e->key, key, keylen) == 0)
 			return e;
@@ -79,6 +82,8 @@ sb_hmap_find(const struct sb_hmap *m, const char *key, size_t keylen)
 void
 sb_hmap_remove(struct sb_hmap *m, struct sb_hmap_node *n)
 {
+	if (m->nslots == 0)
+		return;
 	for (struct sb_hmap_node **pp = &m->slots[n->hash & (m->nslots - 1)]; *pp != NULL;
 	    pp = &(*pp)->next) {
 		if (*pp == n) {

@@ -21,6 +21,9 @@
 #define SB_NS_XMPP_BIND		"urn:ietf:params:xml:ns:xmpp-bind"
 #define SB_NS_XMPP_SESSION	"urn:ietf:params:xml:ns:xmpp-session"
 #define SB_NS_DIALBACK		"jabber:server:dialback"
+#define SB_NS_FEATURE_DIALBACK	"urn:xmpp:features:dialback"		/* XEP-0220 */
+#define SB_NS_BIDI		"urn:xmpp:bidi"				/* XEP-0288 */
+#define SB_NS_FEATURE_BIDI	"urn:xmpp:features:bidi"		/* XEP-0288 */
 
 /* RFC 6121 */
 #define SB_NS_ROSTER		"jabber:iq:roster"

@@ -1,8 +1,13 @@
 /*
  * stream.c: stream headers, stream errors and the close (see stream.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "log.h"
 #include "ns.h"
 #include "stream.h"
 
@@ -106,4 +111,34 @@ void
 sb_stream_write_close(struct sb_buf *out)
 {
 	sb_buf_append_str(out, "</stream:stream>");
+}
+
+void
+sb_stream_make_id(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[(SB_STREAM_ID_SIZE - 1) / 2];
+
+	if (gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
+		fatal("gnutls_rnd failed");
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		out[2 * i] = hex[rnd[i] >> 4];
+		out[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	out[2 * sizeof(rnd)] = '\0';
+}
+
+int
+sb_stream_version_ok(const char *v)
+{
+	char *end;
+	unsigned long major;
+
+	if (v == NULL || *v < '0' || *v > '9')
+		return 0;
+	major = strtoul(v, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return 0;
+	strtoul(end + 1, &end, 10);
+	return *end == '\0' && major >= 1;
 }

@@ -53,6 +53,12 @@ int	 sb_stream_err_parse(const char *name, enum sb_stream_err *out);
 /* The stream error a parser failure calls for. */
 enum sb_stream_err sb_stream_err_from_xml(enum sb_xml_error err);
 
+/* A random stream id: 32 lower-case hex digits and the NUL (SB_STREAM_ID_SIZE bytes). */
+#define SB_STREAM_ID_SIZE	33
+void	 sb_stream_make_id(char *out);
+/* RFC 6120 4.7.5: a 'version' of "major.minor" with major 1 or more. */
+int	 sb_stream_version_ok(const char *version);
+
 /* "<?xml version='1.0'?><stream:stream ...>" with escaped attribute values. */
 void	 sb_stream_write_header(struct sb_buf *out, const struct sb_stream_header *h);
 /* "<stream:error>...</stream:error></stream:stream>"; text may be NULL. */

@@ -14,11 +14,15 @@
  * Hot path notes: the priority cache, the credentials and the session ticket
  * key live in the context and are shared by every session; a session is one
  * calloc plus gnutls's own state.
+ *
+ * The peer's certificate identity (RFC 6125 as XMPP profiles it), behind
+ * sb_tls_peer_verify() and sb_tls_peer_verify_xmpp(), is checked in
+ * tls_ident.c; struct sb_tls and the error helpers both files use are in
+ * tls_priv.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +37,10 @@
 #include <gnutls/x509.h>
 
 #include "tls.h"
+#include "tls_priv.h"
 #include "xmalloc.h"
 
 #define MAX_CHAIN	16	/* certificates in one chain file */
-#define MAX_NAME	256	/* DNS name plus NUL */
 #define CB_MAX		64	/* largest channel binding (SHA-512) */
 #define EXPORTER_LABEL	"EXPORTER-Channel-Binding"	/* RFC 9266 */
 #define EXPORTER_LEN	32
@@ -66,54 +70,7 @@ struct sb_tls_ctx {
 	char			 alpn[MAX_NAME];	/* "" when not set */
 };
 
-enum tls_state {
-	ST_HANDSHAKE,
-	ST_OPEN,
-	ST_CLOSED,	/* close_notify received */
-	ST_FAILED,
-};
-
-struct sb_tls {
-	gnutls_session_t	 s;
-	struct sb_tls_ctx	*ctx;
-	struct sb_buf		 in;		/* ciphertext fed, not yet pulled */
-	struct sb_buf		 out;		/* ciphertext pushed, not yet sent */
-	enum tls_state		 state;
-	int			 cert_idx;	/* server: certificate chosen, -1 none */
-	int			 alpn_ok;	/* our ALPN protocol was selected */
-	int			 sent_bye;
-	char			 name[MAX_NAME];	/* SNI sent (client) or received (server) */
-	char			 err[192];
-};
-
 /* --- small helpers --- */
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int
-gtls_err(char *err, size_t errlen, const char *what, int ret)
-{
-	seterr(err, errlen, "%s: %s", what, gnutls_strerror(ret));
-	return -1;
-}
-
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s - 'A' + 'a');
-}
 
 /*
  * RFC 6125 6.4: case-insensitive, a wildcard only as the whole leftmost
@@ -978,7 +935,7 @@ sb_tls_channel_binding(const struct sb_tls *tls, enum sb_tls_cb_type type,
 	return cb_funcs[type](tls, out, len);
 }
 
-/* --- peer certificates --- */
+/* --- peer certificates (the identity checks are in tls_ident.c) --- */
 
 int
 sb_tls_peer_has_cert(const struct sb_tls *tls)
@@ -987,63 +944,6 @@ sb_tls_peer_has_cert(const struct sb_tls *tls)
 
 	return sb_tls_handshake_done(tls) &&
 	    gnutls_certificate_get_peers(tls->s, &n) != NULL && n > 0;
-}
-
-static int
-peer_check_name(const struct sb_tls *tls, const char *domain, char *err, size_t errlen)
-{
-	const gnutls_datum_t *der;
-	gnutls_x509_crt_t crt;
-	unsigned n = 0;
-	int ret, match = 0;
-
-	der = gnutls_certificate_get_peers(tls->s, &n);
-	if (gnutls_x509_crt_init(&crt) < 0)
-		return gtls_err(err, errlen, "certificate", GNUTLS_E_MEMORY_ERROR);
-	ret = gnutls_x509_crt_import(crt, &der[0], GNUTLS_X509_FMT_DER);
-	if (ret == 0)
-		match = gnutls_x509_crt_check_hostname2(crt, domain, 0);
-	gnutls_x509_crt_deinit(crt);
-	if (ret < 0)
-		return gtls_err(err, errlen, "peer certificate", ret);
-	if (!match) {
-		seterr(err, errlen, "peer certificate is not valid for %s", domain);
-		return -1;
-	}
-	return 0;
-}
-
-int
-sb_tls_peer_verify(const struct sb_tls *tls, const char *domain, char *err, size_t errlen)
-{
-	gnutls_datum_t text;
-	unsigned status;
-	int ret;
-
-	if (!sb_tls_handshake_done(tls)) {
-		seterr(err, errlen, "handshake not complete");
-		return -1;
-	}
-	if (!sb_tls_peer_has_cert(tls)) {
-		seterr(err, errlen, "peer sent no certificate");
-		return -1;
-	}
-	if (gnutls_certificate_type_get2(tls->s, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509) {
-		seterr(err, errlen, "peer certificate is not X.509");
-		return -1;
-	}
-	if ((ret = gnutls_certificate_verify_peers2(tls->s, &status)) < 0)
-		return gtls_err(err, errlen, "certificate verification", ret);
-	if (status != 0) {
-		ret = gnutls_certificate_verification_status_print(status,
-		    GNUTLS_CRT_X509, &text, 0);
-		if (ret < 0)
-			return gtls_err(err, errlen, "certificate verification", ret);
-		seterr(err, errlen, "%s", text.data);
-		gnutls_free(text.data);
-		return -1;
-	}
-	return peer_check_name(tls, domain, err, errlen);
 }
 
 /* --- resumption (client) --- */

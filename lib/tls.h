@@ -110,11 +110,39 @@ int	 sb_tls_channel_binding(const struct sb_tls *tls, enum sb_tls_cb_type type,
 	     unsigned char *out, size_t *len);
 /*
  * Check the peer's certificate chain against the context's trust and the
- * certificate's identity against domain (RFC 6125 DNS-ID; SRV-ID later).
- * 0 when valid, -1 with the reason in err.
+ * certificate's identity against domain. 0 when valid, -1 with the reason
+ * in err: the chain's status ("The certificate is NOT trusted. The
+ * certificate issuer is unknown.") or the names the certificate has
+ * ("peer certificate is not valid for b.example (names: a.example,
+ * *.c.example)"). The same as sb_tls_peer_verify_xmpp(tls, domain,
+ * SB_TLS_XMPP_CLIENT, err, errlen).
  */
 int	 sb_tls_peer_verify(const struct sb_tls *tls, const char *domain,
 	     char *err, size_t errlen);
+
+/* The service a peer's certificate is checked for (RFC 6120 13.7.1.2, RFC 7590 3.2). */
+enum sb_tls_service {
+	SB_TLS_XMPP_CLIENT,	/* client-to-server: SRV-IDs _xmpp-client, _xmpps-client */
+	SB_TLS_XMPP_SERVER,	/* server-to-server: SRV-IDs _xmpp-server, _xmpps-server */
+};
+
+/*
+ * Like sb_tls_peer_verify() but the identity is an XMPP domain (a JID
+ * domainpart, possibly Unicode) checked with the reference identifiers
+ * of the service: DNS-ID (the A-label form, wildcard allowed only as the
+ * whole left-most label), SRV-ID (_xmpp-server./_xmpps-server. for
+ * SERVER, _xmpp-client./_xmpps-client. for CLIENT, no wildcards), and
+ * XmppAddr (id-on-xmppAddr, RFC 6120 13.7.1.4, compared as a domain).
+ * CN-ID only when the certificate has no DNS-ID, SRV-ID, URI-ID or XmppAddr.
+ * Works on both ends of a session: a client checking the server, and a
+ * server checking the certificate a client presented (s2s incoming).
+ * The key purpose (extended key usage) is not checked: s2s peers present
+ * their server certificate, often serverAuth only, as clients. An IP
+ * literal domain ("192.0.2.1", "[2001:db8::1]") is matched against the
+ * iPAddress names.
+ */
+int	 sb_tls_peer_verify_xmpp(const struct sb_tls *tls, const char *domain,
+	     enum sb_tls_service service, char *err, size_t errlen);
 int	 sb_tls_peer_has_cert(const struct sb_tls *tls);
 
 /* --- certificates --- */
@@ -155,7 +183,9 @@ void	 sb_tls_ctx_request_client_cert(struct sb_tls_ctx *ctx, int on);
  * Client: on, the handshake fails unless the server's certificate verifies
  * for the server_name given to sb_tls_new() (only the chain when that was
  * NULL). Default off: the handshake finishes with any certificate and the
- * caller asks sb_tls_peer_verify().
+ * caller asks sb_tls_peer_verify(). The name check here is gnutls's own
+ * (DNS-ID, CN): it knows no SRV-ID or XmppAddr, so XMPP peers are better
+ * checked with sb_tls_peer_verify_xmpp() after the handshake.
  */
 void	 sb_tls_ctx_set_verify(struct sb_tls_ctx *ctx, int on);
 /* Whether this session was resumed from a session ticket. */

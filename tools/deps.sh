@@ -36,12 +36,20 @@ need 'has_pc libidn2'                libidn2-dev
 need 'has_header unistr.h'           libunistring-dev
 need 'has_pc libuv'                  libuv1-dev
 need 'has_pc sqlite3'                libsqlite3-dev
+need 'has_pc libcares'               libc-ares-dev
 need 'has_cmd prove'                 perl
 need 'has_cmd certtool'              gnutls-bin
 need '[ -x /usr/bin/python3 ]'       python3
 need 'has_py slixmpp'                python3-slixmpp
 need '[ -n "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" ]' postgresql
 need 'has_cmd clang'                 clang
+# Federation tests: real peers (Prosody, ejabberd) and the DNS server they
+# and s2s resolve through. dnsmasq-base is the program without the system
+# service; lunbound.so (lua-unbound) is the resolver Prosody is pointed at.
+need 'has_cmd dnsmasq || [ -x /usr/sbin/dnsmasq ]' dnsmasq-base
+need '[ -x /usr/bin/prosody ]'       prosody
+need '[ -f /usr/lib/x86_64-linux-gnu/lua/5.4/lunbound.so ]' lua-unbound
+need '[ -x /usr/sbin/ejabberdctl ]'  ejabberd
 need 'has_cmd node'                  nodejs
 need 'has_cmd npm'                   npm
 need '[ -n "$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ]' libclang-rt-dev
@@ -75,13 +83,24 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
+# The servers installed for the tests (prosody, ejabberd) must not start as
+# system services: they would hold ports 5222/5269 the tests use. A
+# policy-rc.d that refuses every start is in place during the install
+# unless the machine already has one.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e $policy ]; then
+	printf '#!/bin/sh\nexit 101\n' >$policy && chmod 755 $policy && own_policy=1
+fi
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
-	{ echo "deps: apt-get install$missing failed" >&2; exit 1; }
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+rc=$?
+[ $own_policy = 1 ] && rm -f $policy
+[ $rc = 0 ] || { echo "deps: apt-get install$missing failed" >&2; exit 1; }
 
 # Check again: a package that installed but did not satisfy its check is a bug here.
 missing=""
-need 'has_pc libxml-2.0 && has_pc gnutls && has_pc libsasl2 && has_pc libpq && has_pc libidn2 && has_header unistr.h && has_pc libuv && has_pc sqlite3' 'libraries'
+need 'has_pc libxml-2.0 && has_pc gnutls && has_pc libsasl2 && has_pc libpq && has_pc libidn2 && has_header unistr.h && has_pc libuv && has_pc sqlite3 && has_pc libcares' 'libraries'
 need 'has_cmd prove && has_py slixmpp && has_cmd clang' 'tools'
 if [ -n "$missing" ]; then
 	echo "deps: still missing after install:$missing" >&2

@@ -45,6 +45,7 @@ DOMAIN = "localhost"
 NS_CLIENT = "jabber:client"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 SM = os.environ.get("SB_SM_BIN") or os.path.join(H.BUILD, "sb-sm")
+S2S = os.path.join(H.BUILD, "sb-s2s")
 PGSERVER = os.path.join(H.SRC, "t", "lib", "pgserver.sh")
 
 ROUTER_XML = """<?xml version='1.0'?>
@@ -59,6 +60,7 @@ ROUTER_XML = """<?xml version='1.0'?>
   </component>
   <component name='c2s1' secret='${SB_COMPONENT_SECRET}' internal='yes'/>
   <component name='conference.%(domain)s' secret='${SB_COMPONENT_SECRET}'/>
+  <component name='s2s1' secret='${SB_COMPONENT_SECRET}' internal='yes' default-route='yes'/>
 </router>
 """
 
@@ -69,6 +71,18 @@ SM_XML = """<?xml version='1.0'?>
   <domain name='%(domain)s'/>
   %(extra)s
 </sm>
+"""
+
+S2S_XML = """<?xml version='1.0'?>
+<s2s>
+  <log level='debug'/>
+  <router address='127.0.0.1' port='%(rport)d' name='s2s1' secret='${SB_COMPONENT_SECRET}'/>
+  <domain name='%(domain)s'>
+    <certificate>%(crt)s</certificate>
+    <key>%(key)s</key>
+  </domain>
+  %(body)s
+</s2s>
 """
 
 C2S_XML = """<?xml version='1.0'?>
@@ -120,8 +134,13 @@ def bare(jid):
 class Server:
     """router + sm (+ optionally sm2) + c2s with their own configuration."""
 
-    def __init__(self, db=None, registration=False, sm_extra="", shards=1):
+    def __init__(self, db=None, registration=False, sm_extra="", shards=1, domain=DOMAIN,
+                 cert=None, s2s=None):
+        """domain: the one domain served; cert: (certfile, keyfile) for it (else a
+        self-signed one); s2s: the body of an s2s.xml (below <s2s>, without the
+        <router/> and <domain/> lines, which are added) to start sb-s2s too."""
         self.db = db or os.environ.get("SB_TEST_DB", "sqlite")
+        self.domain = domain
         self.failed_before = H.nfailed
         self.tmp = tempfile.mkdtemp(prefix="sb-sm-")
         os.chmod(self.tmp, 0o755)
@@ -131,11 +150,12 @@ class Server:
         self.rport = free_port()
         self.cport = free_port()
         self.sm_extra = sm_extra
-        crt, key = make_cert(self.tmp, DOMAIN)
+        crt, key = cert if cert is not None else make_cert(self.tmp, domain)
+        self.crt, self.key = crt, key
         self._storage()
-        self._write("router.xml", ROUTER_XML % {"rport": self.rport, "domain": DOMAIN})
+        self._write("router.xml", ROUTER_XML % {"rport": self.rport, "domain": domain})
         self._write("c2s.xml", C2S_XML % {
-            "rport": self.rport, "cport": self.cport, "domain": DOMAIN, "crt": crt,
+            "rport": self.rport, "cport": self.cport, "domain": domain, "crt": crt,
             "key": key, "registration": "yes" if registration else "no"})
         self.router = self._start("router", [H.ROUTER, "-c", self._path("router.xml")])
         wait_port(self.rport, self.router.proc, "sb-router", self.router.logtext)
@@ -143,6 +163,18 @@ class Server:
         for i in range(shards):
             self.start_sm("sm%d" % (i + 1))
         self.start_c2s()
+        self.s2s = None
+        if s2s is not None:
+            self.start_s2s(s2s)
+
+    def start_s2s(self, body, name="s2s"):
+        self._write("s2s.xml", S2S_XML % {
+            "rport": self.rport, "domain": self.domain, "crt": self.crt, "key": self.key,
+            "body": body})
+        self.s2s = self._start(name, [S2S, "-c", self._path("s2s.xml")])
+        if not self.s2s.wait_log(r"router link up"):
+            raise RuntimeError("s2s did not reach the router:\n" + self.s2s.logtext())
+        return self.s2s
 
     def start_c2s(self, name="c2s"):
         self.c2s = self._start(name, [H.C2S, "-c", self._path("c2s.xml"),
@@ -188,11 +220,11 @@ class Server:
         return r.stdout
 
     def adduser(self, user, password):
-        self.sbctl("adduser", "--batch", stdin="%s@%s %s\n" % (user, DOMAIN, password))
+        self.sbctl("adduser", "--batch", stdin="%s@%s %s\n" % (user, self.domain, password))
 
     def start_sm(self, name, extra=None):
         self._write(name + ".xml", SM_XML % {
-            "rport": self.rport, "name": name, "domain": DOMAIN,
+            "rport": self.rport, "name": name, "domain": self.domain,
             "extra": self.sm_extra if extra is None else extra})
         p = self._start(name, [SM, "-c", self._path(name + ".xml"),
                                "-s", self._path("switchboard.xml")])
@@ -214,7 +246,7 @@ class Server:
         the directories. S.done() prints the plan at the end."""
         # sm first and gracefully: its exit status says it freed everything
         # (LeakSanitizer under make asan) and ended its sessions cleanly.
-        for p in self.sms:
+        for p in self.sms + ([self.s2s] if getattr(self, "s2s", None) else []):
             if p.proc.poll() is None:
                 rc = p.stop()
                 ok(rc == 0, "%s: %s stops cleanly on SIGTERM" % (self.db, p.name),
@@ -256,7 +288,7 @@ class Client:
         import slixmpp
         logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
         self.srv = srv
-        jid = "%s@%s" % (user, DOMAIN) + ("/" + resource if resource else "")
+        jid = "%s@%s" % (user, srv.domain) + ("/" + resource if resource else "")
         self.x = slixmpp.ClientXMPP(jid, password, sasl_mech="SCRAM-SHA-256")
         self.x.ssl_context.check_hostname = False
         self.x.ssl_context.verify_mode = ssl.CERT_NONE

@@ -3,16 +3,21 @@
  * one process and talk by moving sb_tls_output() of one into sb_tls_feed()
  * of the other; certificates are made with sb_tls_make_selfsigned() in a
  * temporary directory. Covers TLS 1.3 and 1.2, SNI, ALPN, channel binding,
- * peer verification, resumption, close_notify and garbage input.
+ * peer verification, resumption, close_notify and garbage input. The XMPP
+ * identity checks (DNS-ID, SRV-ID, XmppAddr, CN-ID, IDN, malformed
+ * otherNames, mutual TLS as s2s uses it) run on certificates that a test
+ * CA made here with gnutls signs.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 #include "buf.h"
 #include "tap.h"
@@ -561,6 +566,445 @@ test_refcount(void)
 	sb_buf_free(&got);
 }
 
+/* --- certificate identity (RFC 6125 for XMPP), with certificates from a test CA --- */
+
+#define OID_SRV		"1.3.6.1.5.5.7.8.7"
+#define OID_XMPP	"1.3.6.1.5.5.7.8.5"
+#define KP_SERVER	GNUTLS_KP_TLS_WWW_SERVER
+#define SRV		SB_TLS_XMPP_SERVER
+#define CLI		SB_TLS_XMPP_CLIENT
+
+static gnutls_x509_crt_t ca_crt;
+static gnutls_x509_privkey_t ca_key;
+static unsigned char serial_no;
+
+/* A leaf certificate: each field NULL (or all NULLs) when absent. */
+struct leaf {
+	const char	*name;		/* written to NAME.crt and NAME.key */
+	const char	*cn;		/* subject CN */
+	const char	*cn2;		/* a second CN */
+	const char	*dns[3];	/* dNSName SANs */
+	const char	*srv[3];	/* SRV-IDs, encoded as IA5String here */
+	const char	*xmpp[2];	/* XmppAddrs, UTF8String by gnutls */
+	const char	*uri;
+	const char	*raw_oid;	/* one otherName with the raw DER value raw */
+	const char	*raw;
+	size_t		 rawlen;
+	const char	*eku;		/* the only key purpose; NULL: no EKU */
+	int		 self_signed;	/* not by the test CA */
+};
+
+#define RAW(oid, s)	.raw_oid = (oid), .raw = (s), .rawlen = sizeof(s) - 1
+
+static const struct leaf leaves[] = {
+	{ "dns", .dns = { "d.example" } },
+	{ "wild", .dns = { "*.example.org", "*.example", "f*.example.net" } },
+	{ "srv", .cn = "n.example", .srv = { "_xmpp-server.s.example",
+	    "_xmpps-server.t.example", "_xmpp-server.*.w.example" } },
+	{ "srvc", .srv = { "_xmpp-client.c.example", "_XMPPS-Client.d.example" } },
+	{ "xmpp", .cn = "z.example", .xmpp = { "x.example", "user@y.example" } },
+	{ "cn", .cn = "c.example" },
+	{ "cn2", .cn = "c.example", .cn2 = "c2.example" },
+	{ "cndns", .cn = "c.example", .dns = { "other.example" } },
+	{ "idn", .dns = { "xn--bcher-kva.example" }, .xmpp = { "m\xc3\xbcnchen.example" } },
+	{ "uri", .cn = "u.example", .uri = "xmpp:u.example" },
+	{ "self", .dns = { "self.example" }, .self_signed = 1 },
+	/* Client certificates for mutual TLS, the way s2s peers have them. */
+	{ "peer", .srv = { "_xmpp-server.a.example" }, .eku = KP_SERVER },
+	{ "peerdns", .dns = { "a.example" }, .eku = KP_SERVER },
+	{ "peerself", .dns = { "a.example" }, .eku = KP_SERVER, .self_signed = 1 },
+	/*
+	 * otherName values that would name b.example if read leniently; the
+	 * CN b.example is ignored since they are there. gnutls loads them
+	 * (an empty IA5String is even well-formed).
+	 */
+	{ "bad-tag", .cn = "b.example", RAW(OID_SRV, "\x0c\x16_xmpp-server.b.example") },
+	{ "bad-nul", .cn = "b.example", RAW(OID_SRV, "\x16\x1c_xmpp-server.b.example\0.evil") },
+	{ "bad-len", .cn = "b.example", RAW(OID_SRV, "\x16\x81\x16_xmpp-server.b.example") },
+	{ "bad-len2", .cn = "b.example", RAW(OID_SRV, "\x16\x82\x00\x16_xmpp-server.b.example") },
+	{ "bad-ia5", .cn = "b.example", RAW(OID_SRV, "\x16\x17_xmpp-server.b.example\xff") },
+	{ "bad-cons", .cn = "b.example", RAW(OID_SRV, "\x36\x18\x16\x16_xmpp-server.b.example") },
+	{ "bad-empty", .cn = "b.example", RAW(OID_SRV, "\x16\x00") },
+	{ "bad-xtag", .cn = "b.example", RAW(OID_XMPP, "\x16\x09" "b.example") },
+	{ "bad-utf8", .cn = "b.example", RAW(OID_XMPP, "\x0c\x0a" "b.example\xff") },
+	/* These gnutls refuses to load at all (ASN.1 DER errors). */
+	{ "bad-trunc", .cn = "b.example", RAW(OID_SRV, "\x16\x30_xmpp-server.b.example") },
+	{ "bad-indef", .cn = "b.example", RAW(OID_SRV, "\x16\x80_xmpp-server.b.example\0\0") },
+	{ "bad-huge", .cn = "b.example", RAW(OID_SRV, "\x16\x84\xff\xff\xff\xff_xmpp-server") },
+};
+
+#define NLEAVES	(sizeof leaves / sizeof leaves[0])
+
+static int
+write_pem_file(const char *file, const gnutls_datum_t *d)
+{
+	FILE *f = fopen(file, "w");
+	int ok_ = f != NULL && fwrite(d->data, 1, d->size, f) == d->size;
+
+	if (f != NULL && fclose(f) != 0)
+		ok_ = 0;
+	return ok_ ? 0 : -1;
+}
+
+/* What every certificate here has: serial, 30 days, the key, the CN. */
+static int
+crt_basics(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const char *cn)
+{
+	unsigned char serial[2] = { 0x10, ++serial_no };
+	time_t now = time(NULL);
+	int ret;
+
+	if ((ret = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
+	    (ret = gnutls_x509_crt_set_serial(crt, serial, sizeof serial)) < 0 ||
+	    (ret = gnutls_x509_crt_set_activation_time(crt, now - 3600)) < 0 ||
+	    (ret = gnutls_x509_crt_set_expiration_time(crt, now + 30 * 86400)) < 0 ||
+	    (ret = gnutls_x509_crt_set_key(crt, key)) < 0)
+		return ret;
+	if (cn != NULL)
+		ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+		    cn, (unsigned)strlen(cn));
+	return ret;
+}
+
+static int
+new_key(gnutls_x509_privkey_t *key)
+{
+	int ret = gnutls_x509_privkey_init(key);
+
+	return ret < 0 ? ret : gnutls_x509_privkey_generate(*key, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
+}
+
+/* The test CA, written to ca-test.pem for the trust of both sides. */
+static int
+make_ca(void)
+{
+	gnutls_datum_t pem;
+	int ret;
+
+	if ((ret = new_key(&ca_key)) < 0 || (ret = gnutls_x509_crt_init(&ca_crt)) < 0 ||
+	    (ret = crt_basics(ca_crt, ca_key, "switchboard test CA")) < 0 ||
+	    (ret = gnutls_x509_crt_set_basic_constraints(ca_crt, 1, 0)) < 0 ||
+	    (ret = gnutls_x509_crt_set_key_usage(ca_crt, GNUTLS_KEY_KEY_CERT_SIGN)) < 0 ||
+	    (ret = gnutls_x509_crt_sign2(ca_crt, ca_crt, ca_key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+	    (ret = gnutls_x509_crt_export2(ca_crt, GNUTLS_X509_FMT_PEM, &pem)) < 0)
+		return ret;
+	ret = write_pem_file(path("ca-test.pem"), &pem);
+	gnutls_free(pem.data);
+	return ret;
+}
+
+/* An IA5String, DER, for the SRV-IDs (shorter than 128 bytes here). */
+static unsigned
+ia5(const char *s, unsigned char *out)
+{
+	size_t len = strlen(s);
+
+	out[0] = 0x16;
+	out[1] = (unsigned char)len;
+	memcpy(out + 2, s, len);
+	return (unsigned)len + 2;
+}
+
+static int
+leaf_sans(gnutls_x509_crt_t crt, const struct leaf *l)
+{
+	unsigned char der[130];
+	int ret = 0;
+
+	for (size_t i = 0; ret >= 0 && i < 3 && l->dns[i] != NULL; i++)
+		ret = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, l->dns[i],
+		    (unsigned)strlen(l->dns[i]), GNUTLS_FSAN_APPEND);
+	for (size_t i = 0; ret >= 0 && i < 3 && l->srv[i] != NULL; i++)
+		ret = gnutls_x509_crt_set_subject_alt_othername(crt, OID_SRV, der,
+		    ia5(l->srv[i], der), GNUTLS_FSAN_APPEND);
+	for (size_t i = 0; ret >= 0 && i < 2 && l->xmpp[i] != NULL; i++)
+		ret = gnutls_x509_crt_set_subject_alt_othername(crt, OID_XMPP, l->xmpp[i],
+		    (unsigned)strlen(l->xmpp[i]), GNUTLS_FSAN_APPEND | GNUTLS_FSAN_ENCODE_UTF8_STRING);
+	if (ret >= 0 && l->uri != NULL)
+		ret = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_URI, l->uri,
+		    (unsigned)strlen(l->uri), GNUTLS_FSAN_APPEND);
+	if (ret >= 0 && l->raw_oid != NULL)
+		ret = gnutls_x509_crt_set_subject_alt_othername(crt, l->raw_oid, l->raw,
+		    (unsigned)l->rawlen, GNUTLS_FSAN_APPEND);
+	return ret;
+}
+
+static int
+make_leaf(const struct leaf *l)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t crtpem = { NULL, 0 }, keypem = { NULL, 0 };
+	char name[64];
+	int ret;
+
+	if ((ret = new_key(&key)) < 0 || (ret = gnutls_x509_crt_init(&crt)) < 0 ||
+	    (ret = crt_basics(crt, key, l->cn)) < 0 ||
+	    (l->cn2 != NULL && (ret = gnutls_x509_crt_set_dn_by_oid(crt,
+	    GNUTLS_OID_X520_COMMON_NAME, 0, l->cn2, (unsigned)strlen(l->cn2))) < 0) ||
+	    (ret = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
+	    (ret = gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+	    (ret = leaf_sans(crt, l)) < 0 ||
+	    (l->eku != NULL && (ret = gnutls_x509_crt_set_key_purpose_oid(crt, l->eku, 0)) < 0) ||
+	    (ret = gnutls_x509_crt_sign2(crt, l->self_signed ? crt : ca_crt,
+	    l->self_signed ? key : ca_key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+	    (ret = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &crtpem)) < 0 ||
+	    (ret = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL,
+	    GNUTLS_PKCS_PLAIN, &keypem)) < 0)
+		goto out;
+	snprintf(name, sizeof name, "%s.crt", l->name);
+	ret = write_pem_file(path(name), &crtpem);
+	snprintf(name, sizeof name, "%s.key", l->name);
+	if (ret == 0)
+		ret = write_pem_file(path(name), &keypem);
+out:
+	gnutls_free(crtpem.data);
+	gnutls_free(keypem.data);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(key);
+	return ret;
+}
+
+static void
+make_test_ca(void)
+{
+	int ret = make_ca();
+
+	ok(ret == 0, "test CA made (%s)", ret < 0 ? gnutls_strerror(ret) : "ok");
+	for (size_t i = 0; i < NLEAVES; i++) {
+		ret = make_leaf(&leaves[i]);
+		ok(ret == 0, "certificate %s made (%s)", leaves[i].name,
+		    ret < 0 ? gnutls_strerror(ret) : "ok");
+	}
+}
+
+/* A server with the certificate NAME (NULL: none), or NULL when it will not load. */
+static struct sb_tls_ctx *
+server_with(const char *name)
+{
+	struct sb_tls_ctx *ctx = sb_tls_ctx_server(NULL, err, sizeof err);
+	char crt[64], key[64];
+
+	snprintf(crt, sizeof crt, "%s.crt", name);
+	snprintf(key, sizeof key, "%s.key", name);
+	if (ctx != NULL && sb_tls_ctx_add_cert(ctx, path(crt), path(key), err, sizeof err) < 0) {
+		sb_tls_ctx_unref(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static const struct {
+	const char		*leaf, *domain;
+	enum sb_tls_service	 service;
+	const char		*err;	/* NULL: valid; else in the error text */
+} name_cases[] = {
+	/* DNS-ID: any case, both services; the names in the error. */
+	{ "dns", "d.example", CLI, NULL },
+	{ "dns", "d.example", SRV, NULL },
+	{ "dns", "D.Example.", SRV, NULL },
+	{ "dns", "e.example", CLI, "not valid for e.example (names: d.example)" },
+	{ "dns", "x.d.example", SRV, "not valid for x.d.example" },
+	/* Wildcards: one whole left-most label, not right under the TLD, not partial. */
+	{ "wild", "a.example.org", CLI, NULL },
+	{ "wild", "A.Example.ORG", SRV, NULL },
+	{ "wild", "example.org", CLI, "(names: *.example.org, *.example, f*.example.net)" },
+	{ "wild", "a.b.example.org", CLI, "not valid for a.b.example.org" },
+	{ "wild", "a.example", CLI, "not valid for a.example" },
+	{ "wild", "foo.example.net", CLI, "not valid for foo.example.net" },
+	/* SRV-ID: only for its service; no wildcards; the CN is out. */
+	{ "srv", "s.example", SRV, NULL },
+	{ "srv", "s.example", CLI, "not valid for s.example (names: SRV-ID _xmpp-server.s.example," },
+	{ "srv", "S.EXAMPLE", SRV, NULL },
+	{ "srv", "t.example", SRV, NULL },
+	{ "srv", "t.example", CLI, "SRV-ID _xmpps-server.t.example" },
+	{ "srv", "x.s.example", SRV, "not valid for x.s.example" },
+	{ "srv", "a.w.example", SRV, "SRV-ID _xmpp-server.*.w.example" },
+	{ "srv", "n.example", SRV, "not valid for n.example (names: SRV-ID _xmpp-server.s.example" },
+	{ "srvc", "c.example", CLI, NULL },
+	{ "srvc", "c.example", SRV, "SRV-ID _xmpp-client.c.example" },
+	{ "srvc", "d.example", CLI, NULL },
+	{ "srvc", "d.example", SRV, "not valid for d.example" },
+	/* XmppAddr: a bare domain, both services; the CN is out. */
+	{ "xmpp", "x.example", SRV, NULL },
+	{ "xmpp", "x.example", CLI, NULL },
+	{ "xmpp", "y.example", SRV, "XmppAddr user@y.example" },
+	{ "xmpp", "z.example", SRV, "not valid for z.example (names: XmppAddr x.example" },
+	/* CN-ID: only without any of those. */
+	{ "cn", "c.example", CLI, NULL },
+	{ "cn", "C.EXAMPLE", SRV, NULL },
+	{ "cn", "d.example", CLI, "not valid for d.example (names: CN c.example)" },
+	{ "cn2", "c.example", CLI, "(names: CN c.example, CN (more than one))" },
+	{ "cn2", "c2.example", CLI, "not valid for c2.example" },
+	{ "cndns", "c.example", CLI, "not valid for c.example (names: other.example)" },
+	{ "cndns", "other.example", CLI, NULL },
+	{ "uri", "u.example", CLI, "(names: URI xmpp:u.example)" },
+	/* IDN: U-labels in the reference and in an XmppAddr, A-labels in DNS-IDs. */
+	{ "idn", "b\xc3\xbc" "cher.example", SRV, NULL },
+	{ "idn", "B\xc3\x9c" "CHER.example", CLI, NULL },
+	{ "idn", "xn--bcher-kva.example", CLI, NULL },
+	{ "idn", "bucher.example", CLI, "not valid for bucher.example" },
+	{ "idn", "m\xc3\xbcnchen.example", SRV, NULL },
+	{ "idn", "xn--mnchen-3ya.example", SRV, NULL },
+	{ "idn", "a b.example", SRV, "not a domain name" },
+	{ "idn", "b\xff.example", SRV, "not a domain name" },
+	/* Malformed otherNames: not matched, listed as such, and the CN is out. */
+	{ "bad-tag", "b.example", SRV, "(names: SRV-ID (malformed))" },
+	{ "bad-nul", "b.example", SRV, "(names: SRV-ID (malformed))" },
+	{ "bad-len", "b.example", SRV, "(names: SRV-ID (malformed))" },
+	{ "bad-len2", "b.example", SRV, "(names: SRV-ID (malformed))" },
+	{ "bad-ia5", "b.example", SRV, "(names: SRV-ID (malformed))" },
+	{ "bad-cons", "b.example", SRV, "(names: SRV-ID (malformed))" },
+	{ "bad-empty", "b.example", SRV, "(names: SRV-ID (empty))" },
+	{ "bad-xtag", "b.example", SRV, "(names: XmppAddr (malformed))" },
+	{ "bad-utf8", "b.example", SRV, "(names: XmppAddr b.example?)" },
+};
+
+static void
+test_names(void)
+{
+	struct sb_tls_ctx *cctx = sb_tls_ctx_client(NULL, path("ca-test.pem"), err, sizeof err);
+	struct sb_tls_ctx *sctx = NULL;
+	const char *leaf = "";
+	struct pair p = { NULL, NULL };
+	int r, connected = 0;
+
+	for (size_t i = 0; i < sizeof name_cases / sizeof name_cases[0]; i++) {
+		if (strcmp(leaf, name_cases[i].leaf) != 0) {
+			close_pair(&p);
+			sb_tls_ctx_unref(sctx);
+			leaf = name_cases[i].leaf;
+			sctx = server_with(leaf);
+			connected = sctx != NULL && connect_pair(&p, cctx, sctx, NULL) == 0;
+			if (!connected)
+				diag("certificate %s: %s", leaf, sctx ? sb_tls_error(p.c) : err);
+		}
+		err[0] = '\0';
+		r = connected ? sb_tls_peer_verify_xmpp(p.c, name_cases[i].domain,
+		    name_cases[i].service, err, sizeof err) : -2;
+		if (name_cases[i].err == NULL)
+			ok(r == 0, "%s: valid for %s as %s (%s)", leaf, name_cases[i].domain,
+			    name_cases[i].service == SRV ? "server" : "client", err);
+		else
+			ok(r == -1 && strstr(err, name_cases[i].err) != NULL,
+			    "%s: not valid for %s as %s: %s", leaf, name_cases[i].domain,
+			    name_cases[i].service == SRV ? "server" : "client", err);
+	}
+	close_pair(&p);
+	sb_tls_ctx_unref(sctx);
+
+	/* sb_tls_peer_verify is the client service. */
+	sctx = server_with("srvc");
+	connect_pair(&p, cctx, sctx, NULL);
+	err[0] = '\0';
+	ok(sb_tls_peer_verify(p.c, "c.example", err, sizeof err) == 0,
+	    "sb_tls_peer_verify takes _xmpp-client SRV-IDs (%s)", err);
+	close_pair(&p);
+	sb_tls_ctx_unref(sctx);
+	sctx = server_with("srv");
+	connect_pair(&p, cctx, sctx, NULL);
+	ok(sb_tls_peer_verify(p.c, "s.example", err, sizeof err) == -1,
+	    "sb_tls_peer_verify refuses _xmpp-server SRV-IDs: %s", err);
+	close_pair(&p);
+	sb_tls_ctx_unref(sctx);
+
+	/* Untrusted: the chain's reason, whatever the names. */
+	sctx = server_with("self");
+	connect_pair(&p, cctx, sctx, NULL);
+	ok(sb_tls_peer_verify_xmpp(p.c, "self.example", SRV, err, sizeof err) == -1 &&
+	    strstr(err, "NOT trusted") != NULL && strstr(err, "issuer is unknown") != NULL,
+	    "self-signed certificate: %s", err);
+	close_pair(&p);
+	sb_tls_ctx_unref(sctx);
+
+	/* gnutls itself refuses otherNames that are not even BER. */
+	for (size_t i = 0; i < NLEAVES; i++) {
+		if (strcmp(leaves[i].name, "bad-trunc") != 0 && strcmp(leaves[i].name,
+		    "bad-indef") != 0 && strcmp(leaves[i].name, "bad-huge") != 0)
+			continue;
+		sctx = server_with(leaves[i].name);
+		ok(sctx == NULL, "%s: gnutls does not load it: %s", leaves[i].name, err);
+		sb_tls_ctx_unref(sctx);
+	}
+	sb_tls_ctx_unref(cctx);
+}
+
+/*
+ * s2s incoming: the server asks for a certificate, the client presents
+ * its server certificate (serverAuth only), the server checks it for the
+ * domain the client claims.
+ */
+static void
+test_mutual(void)
+{
+	static const struct {
+		const char		*leaf, *domain;
+		enum sb_tls_service	 service;
+		const char		*err;
+		const char		*priority;	/* the client's */
+	} cases[] = {
+		{ "peer", "a.example", SRV, NULL, NULL },
+		{ "peer", "a.example", SRV, NULL, TLS12 },
+		{ "peer", "a.example", CLI, "not valid for a.example (names: SRV-ID _xmpp-server.a.example)", NULL },
+		{ "peer", "b.example", SRV, "not valid for b.example", NULL },
+		{ "peerdns", "a.example", SRV, NULL, NULL },
+		{ "peerdns", "b.example", SRV, "not valid for b.example (names: a.example)", NULL },
+		{ "peerself", "a.example", SRV, "issuer is unknown", NULL },
+	};
+	struct sb_tls_ctx *sctx = server_with("dns");
+	struct sb_tls_ctx *cctx;
+	struct pair p;
+	char crt[64], key[64];
+	int r;
+
+	err[0] = '\0';
+	ok(sctx != NULL && sb_tls_ctx_set_trust(sctx, path("ca-test.pem"), err, sizeof err) == 0,
+	    "server trusts the test CA (%s)", err);
+	sb_tls_ctx_request_client_cert(sctx, 1);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cctx = sb_tls_ctx_client(cases[i].priority, path("ca-test.pem"), err, sizeof err);
+		snprintf(crt, sizeof crt, "%s.crt", cases[i].leaf);
+		snprintf(key, sizeof key, "%s.key", cases[i].leaf);
+		sb_tls_ctx_add_cert(cctx, path(crt), path(key), err, sizeof err);
+		r = connect_pair(&p, cctx, sctx, "d.example");
+		ok(r == 0 && sb_tls_peer_has_cert(p.s), "%s: the client presents its certificate (%s)",
+		    cases[i].leaf, sb_tls_version(p.s));
+		err[0] = '\0';
+		ok(sb_tls_peer_verify_xmpp(p.c, "d.example", SRV, err, sizeof err) == 0,
+		    "%s: and the client verifies the server (%s)", cases[i].leaf, err);
+		err[0] = '\0';
+		if (cases[i].err == NULL)
+			ok(sb_tls_peer_verify_xmpp(p.s, cases[i].domain, cases[i].service,
+			    err, sizeof err) == 0, "%s: server verifies the client as %s (%s)",
+			    cases[i].leaf, cases[i].domain, err);
+		else
+			ok(sb_tls_peer_verify_xmpp(p.s, cases[i].domain, cases[i].service,
+			    err, sizeof err) == -1 && strstr(err, cases[i].err) != NULL,
+			    "%s: server refuses the client as %s: %s", cases[i].leaf,
+			    cases[i].domain, err);
+		close_pair(&p);
+		sb_tls_ctx_unref(cctx);
+	}
+	sb_tls_ctx_unref(sctx);
+}
+
+static void
+cleanup_test_ca(void)
+{
+	char name[64];
+
+	for (size_t i = 0; i < NLEAVES; i++) {
+		snprintf(name, sizeof name, "%s.crt", leaves[i].name);
+		unlink(path(name));
+		snprintf(name, sizeof name, "%s.key", leaves[i].name);
+		unlink(path(name));
+	}
+	unlink(path("ca-test.pem"));
+	gnutls_x509_crt_deinit(ca_crt);
+	gnutls_x509_privkey_deinit(ca_key);
+}
+
 static void
 cleanup(void)
 {
@@ -571,6 +1015,7 @@ cleanup(void)
 
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
 		unlink(path(files[i]));
+	cleanup_test_ca();
 	ok(rmdir(dir) == 0, "temporary directory removed");
 }
 
@@ -606,6 +1051,9 @@ main(void)
 	test_garbage(cctx, sctx);
 	test_server_priority(cctx);
 	test_refcount();
+	make_test_ca();
+	test_names();
+	test_mutual();
 
 	sb_tls_ctx_unref(cctx);
 	sb_tls_ctx_unref(sctx);

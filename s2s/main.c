@@ -1,0 +1,271 @@
+/*
+ * main.c: the s2s process. It reads s2s.xml, makes the TLS contexts (one
+ * for incoming streams holding every domain's certificate, one client
+ * context per local domain presenting its certificate), starts the DNS
+ * resolver, listens on 5269 (and any direct TLS port), connects to the
+ * router as its default route, and runs the loop until a signal says
+ * otherwise:
+ *
+ *   SIGINT, SIGTERM   every stream gets <system-shutdown/>, queued stanzas
+ *                     are bounced, then exit 0
+ *   SIGUSR1           log the counters
+ *   SIGHUP            nothing yet (a restart applies a new configuration)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "complink.h"
+#include "config.h"
+#include "s2s.h"
+#include "signals.h"
+#include "timer.h"
+#include "xmalloc.h"
+
+#define TICK_MS		1000
+
+static const char *const default_configs[] = {
+	"etc/s2s.xml",
+	"/usr/local/etc/switchboard/s2s.xml",
+};
+#define NDEFAULTS (sizeof(default_configs) / sizeof(default_configs[0]))
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sb-s2s [-f] [-c s2s.xml]\n");
+	exit(2);
+}
+
+static struct sb_tls_ctx *
+server_context(struct s2s *s2s, const char *alpn)
+{
+	const struct s2s_conf *conf = s2s->conf;
+	struct sb_tls_ctx *ctx;
+	char err[512];
+
+	if ((ctx = sb_tls_ctx_server(conf->tls_priority, err, sizeof(err))) == NULL)
+		fatal("TLS: %s", err);
+	for (size_t i = 0; i < conf->ndomains; i++)
+		if (sb_tls_ctx_add_cert(ctx, conf->domains[i].cert, conf->domains[i].key,
+		    err, sizeof(err)) == -1)
+			fatal("domain %s: %s", conf->domains[i].name, err);
+	/* Peers authenticate with their certificates (SASL EXTERNAL). */
+	if (sb_tls_ctx_set_trust(ctx, conf->ca_file, err, sizeof(err)) == -1)
+		fatal("TLS trust: %s", err);
+	sb_tls_ctx_request_client_cert(ctx, 1);
+	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1)
+		fatal("TLS: ALPN '%s' refused", alpn);
+	return ctx;
+}
+
+static struct sb_tls_ctx *
+client_context(struct s2s *s2s, const struct s2s_domain *d, const char *alpn)
+{
+	const struct s2s_conf *conf = s2s->conf;
+	struct sb_tls_ctx *ctx;
+	char err[512];
+
+	if ((ctx = sb_tls_ctx_client(conf->tls_priority, conf->ca_file, err, sizeof(err))) == NULL)
+		fatal("TLS: %s", err);
+	if (d != NULL && sb_tls_ctx_add_cert(ctx, d->cert, d->key, err, sizeof(err)) == -1)
+		fatal("domain %s: %s", d->name, err);
+	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1)
+		fatal("TLS: ALPN '%s' refused", alpn);
+	return ctx;
+}
+
+static void
+tls_contexts(struct s2s *s2s)
+{
+	const struct s2s_conf *conf = s2s->conf;
+
+	s2s->tls_server = server_context(s2s, NULL);
+	s2s->tls_direct = server_context(s2s, "xmpp-server");
+	/* One per domain, and a last one without a certificate for other local names. */
+	s2s->local_tls = xcalloc(conf->ndomains + 1, sizeof(*s2s->local_tls));
+	for (size_t i = 0; i <= conf->ndomains; i++) {
+		const struct s2s_domain *d = i < conf->ndomains ? &conf->domains[i] : NULL;
+
+		s2s->local_tls[i].domain = d;
+		s2s->local_tls[i].starttls = client_context(s2s, d, NULL);
+		s2s->local_tls[i].direct = client_context(s2s, d, "xmpp-server");
+	}
+}
+
+static void
+listen_all(struct s2s *s2s)
+{
+	const struct s2s_conf *conf = s2s->conf;
+	char err[256];
+
+	for (size_t i = 0; i < conf->nlistens; i++) {
+		const struct s2s_listen *ls = &conf->listens[i];
+
+		if (sb_listener_new(s2s->loop, ls->address, ls->port, 0,
+		    ls->direct_tls ? s2s->tls_direct : NULL, in_accept, s2s, err,
+		    sizeof(err)) == NULL)
+			fatal("%s", err);
+		log_notice("listening on %s port %d (%s)", ls->address, ls->port,
+		    ls->direct_tls ? "direct TLS" : "STARTTLS");
+	}
+}
+
+static void
+start_resolver(struct s2s *s2s)
+{
+	struct sb_resolve_conf rc = {
+		.servers = s2s->conf->dns_servers,
+		.timeout_ms = (unsigned)s2s->conf->dns_timeout_ms,
+	};
+	char err[256];
+
+	if ((s2s->resolver = sb_resolver_new(s2s->loop, &rc, err, sizeof(err))) == NULL)
+		fatal("DNS: %s", err);
+}
+
+static void
+connect_router(struct s2s *s2s)
+{
+	const struct s2s_conf *conf = s2s->conf;
+	struct sb_complink_conf lc = {
+		.router_addr = conf->router_addr,
+		.router_port = conf->router_port,
+		.name = conf->name,
+		.secret = conf->secret,
+		.default_route = 1,
+		.max_stanza = conf->stanza_size,
+	};
+	static const struct sb_complink_cb cb = {
+		.up = link_up,
+		.down = link_down,
+		.error = link_error,
+		.stanza = link_stanza,
+		.announce = link_announce,
+	};
+	char err[512];
+
+	if ((s2s->link = sb_complink_new(s2s->loop, &lc, &cb, s2s, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+}
+
+static void
+tick(struct sb_timer *t, void *arg)
+{
+	struct s2s *s2s = arg;
+
+	dialback_expire(s2s, s2s_now_ms(s2s));
+}
+
+static void
+stop(struct s2s *s2s)
+{
+	log_notice("shutting down");
+	s2s->stopping = 1;
+	streams_shutdown(s2s);
+	routes_free(s2s);		/* queued stanzas bounce before the link goes */
+	sb_complink_close(s2s->link);
+	s2s->link = NULL;
+	sb_resolver_free(s2s->resolver);
+	s2s->resolver = NULL;
+	sb_loop_shutdown(s2s->loop);
+}
+
+static void
+reload(struct s2s *s2s)
+{
+	log_notice("SIGHUP: s2s does not reload its configuration yet; restart it");
+}
+
+static const struct {
+	int	 signum;
+	void	(*fn)(struct s2s *);
+} signal_actions[] = {
+	{ SIGINT, stop },
+	{ SIGTERM, stop },
+	{ SIGHUP, reload },
+	{ SIGUSR1, streams_log_counters },
+};
+
+static void
+on_signal(struct sb_signal *s, int signum, void *arg)
+{
+	struct s2s *s2s = arg;
+
+	if (s2s->stopping)
+		return;
+	for (size_t i = 0; i < sizeof(signal_actions) / sizeof(signal_actions[0]); i++)
+		if (signal_actions[i].signum == signum)
+			signal_actions[i].fn(s2s);
+}
+
+static void
+cleanup(struct s2s *s2s)
+{
+	sb_tls_ctx_unref(s2s->tls_server);
+	sb_tls_ctx_unref(s2s->tls_direct);
+	for (size_t i = 0; i <= s2s->conf->ndomains; i++) {
+		sb_tls_ctx_unref(s2s->local_tls[i].starttls);
+		sb_tls_ctx_unref(s2s->local_tls[i].direct);
+	}
+	free(s2s->local_tls);
+	names_free(s2s);
+	sb_hmap_free(&s2s->by_id);
+	sb_hmap_free(&s2s->routes);
+	s2s_conf_free(s2s->conf);
+	sb_arena_free(&s2s->scratch);
+	sb_buf_free(&s2s->out);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct s2s s2s = { .loop = uv_default_loop() };
+	char err[2048];
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "c:fh")) != -1) {
+		switch (ch) {
+		case 'c':
+			s2s.conf_path = optarg;
+			break;
+		case 'f':		/* the foreground is the only mode for now */
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (s2s.conf_path == NULL)
+		s2s.conf_path = sb_config_default_path(default_configs, NDEFAULTS);
+
+	sb_log_open("s2s", 0, SB_LOG_INFO);
+	if ((s2s.conf = s2s_conf_load(s2s.conf_path, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	sb_log_set_level((enum sb_log_level)s2s.conf->log_level);
+	sb_arena_init(&s2s.scratch, 0);
+	sb_hmap_init(&s2s.routes);
+	sb_hmap_init(&s2s.names);
+	sb_hmap_init(&s2s.by_id);
+	dialback_init(&s2s);
+
+	tls_contexts(&s2s);
+	start_resolver(&s2s);
+	listen_all(&s2s);
+	connect_router(&s2s);
+	sb_timer_every(s2s.loop, TICK_MS, tick, &s2s);
+	if (sb_signals_init(s2s.loop, on_signal, &s2s) == -1)
+		fatal("cannot install signal handlers");
+	log_notice("started with %s: %zu domains, policy %s", s2s.conf_path,
+	    s2s.conf->ndomains, s2s.conf->policy == S2S_POLICY_REQUIRE_CERT ? "require-cert" :
+	    s2s.conf->policy == S2S_POLICY_DIALBACK ? "dialback" : "deny");
+	uv_run(s2s.loop, UV_RUN_DEFAULT);
+
+	cleanup(&s2s);
+	if ((rc = uv_loop_close(s2s.loop)) != 0)
+		log_error("the loop still has handles open: %s", uv_strerror(rc));
+	log_notice("stopped");
+	return rc == 0 ? 0 : 1;
+}
