@@ -169,7 +169,7 @@ out_header(struct s2s_stream *st, const struct sb_xml_node *hdr, const char *con
 {
 	const char *id = sb_xml_attr(hdr, "id");
 
-	if (id == NULL || *id == '\0' || strlen(id) >= sizeof(st->id)) {
+	if (id == NULL || *id == '\0' || strlen(id) > 1024) {
 		st->fail_cond = SB_SERR_REMOTE_SERVER_NOT_FOUND;
 		stream_error(st, SB_LOG_INFO, SB_STERR_INVALID_XML,
 		    "the stream header has no usable id");
@@ -181,7 +181,7 @@ out_header(struct s2s_stream *st, const struct sb_xml_node *hdr, const char *con
 		    sb_xml_attr(hdr, "version") != NULL ? sb_xml_attr(hdr, "version") : "(none)");
 		return;
 	}
-	snprintf(st->id, sizeof(st->id), "%s", id);
+	st->peer_id = sb_arena_strdup(&st->arena, id);
 	/* From here on a failure is the server's answer: no other address is tried. */
 	st->next_addr = st->naddrs;
 	st->state = SS_OPEN;
@@ -193,7 +193,7 @@ send_dialback(struct s2s_stream *st)
 	struct sb_buf *b = &st->s2s->out;
 	char key[65];
 
-	dialback_key(st->s2s, st->remote, st->local, st->id, key);
+	dialback_key(st->s2s, st->remote, st->local, st->peer_id, key);
 	sb_buf_clear(b);
 	sb_buf_append_str(b, "<db:result");
 	sb_xml_write_attr(b, "from", st->local);

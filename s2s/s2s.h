@@ -239,7 +239,8 @@ struct s2s_stream {
 	struct sb_hmap_node	 hn;		/* in: s2s->by_id */
 	int			 out;		/* 1: we opened it */
 	enum s2s_state		 state;
-	char			 id[SB_STREAM_ID_SIZE];	/* in: ours; out: the peer's */
+	char			 id[SB_STREAM_ID_SIZE];	/* in: ours */
+	const char		*peer_id;	/* out: the peer's (any length), in arena */
 	char			*local;		/* our domain on this stream */
 	char			*remote;	/* theirs (in: the header's from, may be NULL) */
 	unsigned		 tls:1;		/* TLS is on */
