@@ -788,6 +788,7 @@ sb_tls_write(struct sb_tls *tls, const void *data, size_t len)
 	if (tls->state != ST_OPEN || tls->sent_bye) {
 		if (tls->state != ST_FAILED)
 			snprintf(tls->err, sizeof tls->err, "TLS write: %s",
+			    tls->state == ST_CLOSED ? "the peer closed TLS" :
 			    tls->sent_bye ? "session closed" : "handshake not complete");
 		return SB_TLS_ERROR;
 	}

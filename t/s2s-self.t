@@ -2,7 +2,8 @@
 # s2s-self.t: two switchboard servers federating with each other through
 # sb-s2s: sb1.example on 127.0.3.1 and sb2.example on 127.0.3.2, names
 # resolved by a dnsmasq on 127.0.3.53 that only this test feeds (sb1 by an
-# _xmpp-server SRV record, sb2 by its A record alone: the RFC 6120 fallback).
+# _xmpp-server SRV record, sb2 by an _xmpps-server one: direct TLS on 5270,
+# XEP-0368).
 #
 #   1. certificates from a test CA, policy require-cert: SASL EXTERNAL both
 #      ways, XEP-0288 bidi (one TCP connection carries both directions),
@@ -16,8 +17,9 @@
 #      ways over two connections, closed once idle
 #   4. a wrong certificate under require-cert: refused, and the stanzas
 #      bounce to their senders in both directions
-#   5. what an incoming stream may not do: a 'to' not served here, stanzas
-#      before TLS, and stanzas from a domain the stream did not authenticate
+#   5. what an incoming stream may not do: a 'to' not served here, a 'from'
+#      that policy denies, stanzas before TLS, and stanzas from a domain the
+#      stream did not authenticate
 import asyncio
 import os
 import re
@@ -40,6 +42,7 @@ dns = F.DNS(net.dns)
 dns.host_record("xmpp." + SB1, IP1)
 dns.srv("_xmpp-server._tcp." + SB1, "xmpp." + SB1, 5269)
 dns.host_record(SB2, IP2)
+dns.srv("_xmpps-server._tcp." + SB2, SB2, 5270)  # XEP-0368: direct TLS
 dns.host_record("down.example", DOWN)          # nothing listens there
 dns.host_record("silent.example", SILENT)      # accepts, never answers
 dns.start()
@@ -50,12 +53,13 @@ silent.listen(16)                              # never accepted: the kernel comp
 
 def s2s_body(ip, policy="require-cert", bidi="yes", idle="10m"):
     return """<listen address='%s' port='5269'/>
+  <listen address='%s' port='5270' tls='direct-tls'/>
   <tls ca-file='%s' bidi='%s'/>
   <dns server='%s' timeout='2s'/>
-  <policy default='%s'/>
+  <policy default='%s'><remote domain='Denied.Example' policy='deny'/></policy>
   <limits><connect-timeout>3s</connect-timeout><setup-timeout>3s</setup-timeout>
     <idle-timeout>%s</idle-timeout><queue>3</queue></limits>
-""" % (ip, ca.file, bidi, net.dns, policy, idle)
+""" % (ip, ip, ca.file, bidi, net.dns, policy, idle)
 
 
 def pair(cert1, cert2, policy1="require-cert", policy2="require-cert", bidi="yes",
@@ -125,8 +129,10 @@ ok(log_has(b, r"in \S+ sb2\.example <- sb1\.example: authenticated by SASL EXTER
 ok(log_has(b, r"carries stanzas to sb1\.example too \(bidi\)") and
    not log_has(b, r"out \S+ sb2\.example -> sb1\.example: connect"),
    "sb2 answered over sb1's connection (XEP-0288 bidi), opening none of its own")
-ok(log_has(a, r"certificate valid") or log_has(a, r"the peer's certificate valid"),
-   "sb1 found sb2's certificate valid")
+ok(log_has(a, r"the peer's certificate valid"), "sb1 found sb2's certificate valid")
+ok(log_has(a, r"connecting to sb2\.example \[127\.0\.3\.2\]:5270 \(direct TLS\)") and
+   log_has(b, r"in \S+ \? <- \?: connected \(direct TLS\)"),
+   "sb1 reached sb2 with direct TLS, as its _xmpps-server record says")
 
 
 # --- 2. bounces ---
@@ -146,6 +152,9 @@ async def bounces():
     al.send("<message to='x@nx.example' id='m3' type='error'><error type='cancel'>"
             "<gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
     await al.nothing(lambda s: s.get("id") == "m3", 3)
+    al.send("<message to='x@denied.example' id='m4'><body>no</body></message>")
+    e = await al.expect(lambda s: s.get("id") == "m4", timeout=WAIT, what="the deny bounce")
+    assert S.error_condition(e) == "remote-server-not-found", S.error_condition(e)
 
 
 async def silent_server():
@@ -162,7 +171,7 @@ async def silent_server():
                    "s4": "resource-constraint"}, got
 
 
-S.check_async("stanzas to unreachable domains bounce; errors do not", bounces)
+S.check_async("stanzas to unreachable and denied domains bounce; errors do not", bounces)
 S.check_async("a server that never answers: the queue holds 3, the rest bounce at once; "
               "the 3 bounce with remote-server-timeout", silent_server)
 ok(log_has(a, r"route sb1\.example -> down\.example: 1 stanzas bounced"),
@@ -235,6 +244,12 @@ def raw_unknown_host():
     return r.stream_error() == "host-unknown"
 
 
+def raw_denied():
+    r = Raw(IP1)
+    r.open(to=SB1, ns="jabber:server", extra=" from='denied.example'")
+    return r.stream_error() == "policy-violation"
+
+
 def raw_before_tls():
     r = Raw(IP1)
     r.open(to=SB1, ns="jabber:server", extra=" from='%s'" % SB2)
@@ -261,6 +276,7 @@ def raw_unauthenticated():
 
 
 H.check("a stream to a domain not served here: <host-unknown/>", raw_unknown_host)
+H.check("a stream from a denied domain: <policy-violation/>", raw_denied)
 H.check("a stanza before STARTTLS: <policy-violation/>", raw_before_tls)
 H.check("a stanza from a domain the stream did not authenticate: <invalid-from/>",
         raw_unauthenticated)
