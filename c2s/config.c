@@ -36,11 +36,6 @@
 #include "jid.h"
 #include "xmalloc.h"
 
-static const struct sb_config_enum level_names[] = {
-	{ "error", SB_LOG_ERROR }, { "warn", SB_LOG_WARN }, { "notice", SB_LOG_NOTICE },
-	{ "info", SB_LOG_INFO }, { "debug", SB_LOG_DEBUG }, { NULL, 0 }
-};
-
 static const struct sb_config_enum tls_modes[] = {
 	{ "starttls", C2S_LISTEN_STARTTLS }, { "direct-tls", C2S_LISTEN_DIRECT_TLS },
 	{ NULL, 0 }
@@ -49,7 +44,7 @@ static const struct sb_config_enum tls_modes[] = {
 #define F(path, type, member, ...) \
 	SB_CONFIG_FIELD(path, type, struct c2s_conf, member, __VA_ARGS__)
 static const struct sb_config_field root_fields[] = {
-	F("log@level", SB_CONFIG_ENUM, log_level, "info", .names = level_names),
+	F("log@level", SB_CONFIG_ENUM, log_level, "info", .names = sb_config_log_levels),
 	F("router@address", SB_CONFIG_STR, router_addr, "127.0.0.1", .min = 1),
 	F("router@port", SB_CONFIG_PORT, router_port, "5347"),
 	F("router@name", SB_CONFIG_STR, name, NULL, .min = 1, .max = 1023,

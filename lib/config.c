@@ -29,7 +29,13 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "log.h"
 #include "xmalloc.h"
+
+const struct sb_config_enum sb_config_log_levels[] = {
+	{ "error", SB_LOG_ERROR }, { "warn", SB_LOG_WARN }, { "notice", SB_LOG_NOTICE },
+	{ "info", SB_LOG_INFO }, { "debug", SB_LOG_DEBUG }, { NULL, 0 }
+};
 
 /* libxml2 2.12 made the error passed to hooks const. */
 #if LIBXML_VERSION >= 21200

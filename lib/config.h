@@ -103,6 +103,9 @@ struct sb_config_enum {
 typedef int sb_config_parse_fn(const struct sb_config_node *n, const char *value,
 	    void *out, char *why, size_t whylen);
 
+/* <log level='...'/> of every process: error, warn, notice, info, debug (log.h). */
+extern const struct sb_config_enum sb_config_log_levels[];
+
 /* Field flags. */
 #define SB_CONFIG_REQUIRED	0x01	/* absent is an error (a default is then ignored) */
 

@@ -29,15 +29,10 @@
 #include "router.h"
 #include "xmalloc.h"
 
-static const struct sb_config_enum level_names[] = {
-	{ "error", SB_LOG_ERROR }, { "warn", SB_LOG_WARN }, { "notice", SB_LOG_NOTICE },
-	{ "info", SB_LOG_INFO }, { "debug", SB_LOG_DEBUG }, { NULL, 0 }
-};
-
 #define F(path, type, member, ...) \
 	SB_CONFIG_FIELD(path, type, struct router_conf, member, __VA_ARGS__)
 static const struct sb_config_field root_fields[] = {
-	F("log@level", SB_CONFIG_ENUM, log_level, "info", .names = level_names),
+	F("log@level", SB_CONFIG_ENUM, log_level, "info", .names = sb_config_log_levels),
 	F("limits/stanza-size", SB_CONFIG_SIZE, stanza_size, "256k",
 	    .min = 1024, .max = 64 * 1024 * 1024),
 	F("limits/write-buffer", SB_CONFIG_SIZE, write_buffer, "4M",

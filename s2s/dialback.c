@@ -90,16 +90,6 @@ keys_equal(const char *a, const char *b)
 	return d == 0;
 }
 
-static int
-domain_of(const char *s, char *out, size_t size)
-{
-	size_t len;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	return sb_jid_prepare(SB_JID_DOMAIN, s, strlen(s), out, size, &len, NULL);
-}
-
 /* <db:result type='error'/> for a request we refuse outright. */
 static void
 result_error(struct s2s_stream *in, const char *local, const char *remote, const char *cond,
@@ -135,11 +125,11 @@ dialback_request(struct s2s_stream *in, struct sb_xml_node *el)
 	enum s2s_policy policy;
 	int cert_ok;
 
-	if (domain_of(sb_xml_attr(el, "from"), remote, sizeof(remote)) == -1) {
+	if (s2s_domain(sb_xml_attr(el, "from"), remote, sizeof(remote)) == -1) {
 		stream_error(in, SB_LOG_INFO, SB_STERR_INVALID_FROM, "db:result: 'from' is not a domain");
 		return;
 	}
-	if (domain_of(sb_xml_attr(el, "to"), local, sizeof(local)) == -1 ||
+	if (s2s_domain(sb_xml_attr(el, "to"), local, sizeof(local)) == -1 ||
 	    !s2s_is_local(s2s, local)) {
 		result_error(in, sb_xml_attr(el, "to") != NULL ? sb_xml_attr(el, "to") : "",
 		    remote, "item-not-found", "not a domain served here");
@@ -274,8 +264,8 @@ dialback_answer(struct s2s_stream *in, struct sb_xml_node *el)
 	struct sb_buf *b = &s2s->out;
 	int valid;
 
-	if (domain_of(sb_xml_attr(el, "from"), receiving, sizeof(receiving)) == -1 ||
-	    domain_of(sb_xml_attr(el, "to"), originating, sizeof(originating)) == -1 ||
+	if (s2s_domain(sb_xml_attr(el, "from"), receiving, sizeof(receiving)) == -1 ||
+	    s2s_domain(sb_xml_attr(el, "to"), originating, sizeof(originating)) == -1 ||
 	    id == NULL || *id == '\0') {
 		stream_error(in, SB_LOG_INFO, SB_STERR_BAD_FORMAT,
 		    "db:verify without usable from, to and id");

@@ -31,17 +31,6 @@
 #include "s2s.h"
 #include "xmalloc.h"
 
-/* The canonical form of a domain from the wire, or -1. */
-static int
-domain_of(const char *s, char *out, size_t size)
-{
-	size_t len;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	return sb_jid_prepare(SB_JID_DOMAIN, s, strlen(s), out, size, &len, NULL);
-}
-
 static void
 by_id_remove(struct s2s_stream *st)
 {
@@ -112,7 +101,7 @@ in_header(struct s2s_stream *st, const struct sb_xml_node *hdr, const char *cont
 	sb_hmap_insert(&s2s->by_id, &st->hn, st->id, strlen(st->id));
 	st->in_id = 1;
 
-	if (to == NULL || domain_of(to, tbuf, sizeof(tbuf)) == -1 || !s2s_is_local(s2s, tbuf)) {
+	if (to == NULL || s2s_domain(to, tbuf, sizeof(tbuf)) == -1 || !s2s_is_local(s2s, tbuf)) {
 		stream_error(st, SB_LOG_INFO, SB_STERR_HOST_UNKNOWN,
 		    "'%s' is not a domain served here", to != NULL ? to : "(no 'to')");
 		return;
@@ -125,7 +114,7 @@ in_header(struct s2s_stream *st, const struct sb_xml_node *hdr, const char *cont
 	if (st->local == NULL)
 		st->local = xstrdup(tbuf);
 	if (from != NULL) {
-		if (domain_of(from, fbuf, sizeof(fbuf)) == -1) {
+		if (s2s_domain(from, fbuf, sizeof(fbuf)) == -1) {
 			stream_error(st, SB_LOG_INFO, SB_STERR_INVALID_FROM,
 			    "'%s' is not a domain", from);
 			return;
@@ -140,12 +129,6 @@ in_header(struct s2s_stream *st, const struct sb_xml_node *hdr, const char *cont
 	} else if (st->sasl_ok) {
 		stream_error(st, SB_LOG_INFO, SB_STERR_INVALID_FROM,
 		    "restarted stream without 'from'");
-		return;
-	}
-	if (!sb_stream_version_ok(sb_xml_attr(hdr, "version"))) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_UNSUPPORTED_VERSION,
-		    "stream version '%s': 1.0 is required",
-		    sb_xml_attr(hdr, "version") != NULL ? sb_xml_attr(hdr, "version") : "(none)");
 		return;
 	}
 	if (st->remote != NULL && s2s_conf_policy(s2s->conf, st->remote) == S2S_POLICY_DENY) {
@@ -219,7 +202,7 @@ authzid_ok(struct s2s_stream *st, struct sb_xml_node *el)
 	if (sb_base64_decode(text, strlen(text), (unsigned char *)dec, sizeof(dec) - 1, &n) == -1)
 		return 0;
 	dec[n] = '\0';
-	return strlen(dec) == n && domain_of(dec, canon, sizeof(canon)) == 0 &&
+	return strlen(dec) == n && s2s_domain(dec, canon, sizeof(canon)) == 0 &&
 	    strcmp(canon, st->remote) == 0;
 }
 
@@ -371,50 +354,7 @@ db_verify(struct s2s_stream *st, struct sb_xml_node *el)
 static void
 stanza(struct s2s_stream *st, struct sb_xml_node *el)
 {
-	struct s2s *s2s = st->s2s;
-	const char *to = sb_xml_attr(el, "to"), *from = sb_xml_attr(el, "from"), *why;
-	char fbuf[SB_JID_BUFSIZE], tbuf[SB_JID_BUFSIZE];
-	char fdom[SB_JID_PART_BUFSIZE], tdom[SB_JID_PART_BUFSIZE];
-	struct sb_jid fj, tj;
-	size_t len;
-	const char *d;
-
-	if (to == NULL || from == NULL) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_IMPROPER_ADDRESSING,
-		    "<%s/> without '%s'", el->e.name, to == NULL ? "to" : "from");
-		return;
-	}
-	if (sb_jid_parse(&fj, fbuf, sizeof(fbuf), from, strlen(from), &why) == -1) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_INVALID_FROM, "from '%s': %s", from, why);
-		return;
-	}
-	if (sb_jid_parse(&tj, tbuf, sizeof(tbuf), to, strlen(to), &why) == -1) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_IMPROPER_ADDRESSING, "to '%s': %s", to, why);
-		return;
-	}
-	d = sb_jid_domain(&fj, &len);
-	memcpy(fdom, d, len);
-	fdom[len] = '\0';
-	d = sb_jid_domain(&tj, &len);
-	memcpy(tdom, d, len);
-	tdom[len] = '\0';
-	if (!s2s_is_local(s2s, tdom)) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_HOST_UNKNOWN,
-		    "'%s' is not a domain served here", tdom);
-		return;
-	}
-	if (!in_authorized(st, fdom, tdom)) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_INVALID_FROM,
-		    "this stream is not authenticated for %s to %s", fdom, tdom);
-		return;
-	}
-	/* Canonical addresses onward: sm compares them byte for byte. */
-	sb_xml_set_attr(&s2s->scratch, el, "from", fj.str);
-	sb_xml_set_attr(&s2s->scratch, el, "to", tj.str);
-	st->stanzas_in++;
-	s2s->n.stanzas_in++;
-	st->last_ms = s2s_now_ms(s2s);
-	link_deliver(s2s, el);
+	stream_stanza_in(st, el, in_authorized);
 }
 
 /* --- elements by state --- */

@@ -100,25 +100,6 @@ link_announce(struct sb_complink *l, enum sb_complink_event ev, const char *name
 	}
 }
 
-/* The domainpart of a JID attribute, canonical, into out; -1 when absent or bad. */
-static int
-jid_domain(const char *s, char *out, size_t size)
-{
-	char buf[SB_JID_BUFSIZE];
-	struct sb_jid j;
-	const char *d;
-	size_t len;
-
-	if (s == NULL || sb_jid_parse(&j, buf, sizeof(buf), s, strlen(s), NULL) == -1)
-		return -1;
-	d = sb_jid_domain(&j, &len);
-	if (len >= size)
-		return -1;
-	memcpy(out, d, len);
-	out[len] = '\0';
-	return 0;
-}
-
 void
 link_stanza(struct sb_complink *l, struct sb_xml_node *st, void *arg)
 {
@@ -132,8 +113,8 @@ link_stanza(struct sb_complink *l, struct sb_xml_node *st, void *arg)
 		return;
 	}
 	sb_complink_take_arena(l, &a);
-	if (jid_domain(sb_xml_attr(st, "from"), from, sizeof(from)) == -1 ||
-	    jid_domain(sb_xml_attr(st, "to"), to, sizeof(to)) == -1) {
+	if (s2s_jid_domain(sb_xml_attr(st, "from"), from, sizeof(from)) == -1 ||
+	    s2s_jid_domain(sb_xml_attr(st, "to"), to, sizeof(to)) == -1) {
 		log_info("router: dropped a <%s/> without usable addresses", st->e.name);
 		sb_arena_free(&a);
 		return;
@@ -157,8 +138,8 @@ link_deliver(struct s2s *s2s, struct sb_xml_node *st)
 	if (sb_complink_send(s2s->link, st) == 0)
 		return;
 	/* The router link's queue is full: the sender hears of it. */
-	if (sb_stanza_is_error(st) || jid_domain(sb_xml_attr(st, "from"), to, sizeof(to)) == -1 ||
-	    jid_domain(sb_xml_attr(st, "to"), from, sizeof(from)) == -1)
+	if (sb_stanza_is_error(st) || s2s_jid_domain(sb_xml_attr(st, "from"), to, sizeof(to)) == -1 ||
+	    s2s_jid_domain(sb_xml_attr(st, "to"), from, sizeof(from)) == -1)
 		return;
 	sb_arena_init(&a, 0);
 	copy = sb_xml_copy(&a, st);

@@ -175,12 +175,6 @@ out_header(struct s2s_stream *st, const struct sb_xml_node *hdr, const char *con
 		    "the stream header has no usable id");
 		return;
 	}
-	if (!sb_stream_version_ok(sb_xml_attr(hdr, "version"))) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_UNSUPPORTED_VERSION,
-		    "stream version '%s': 1.0 is required",
-		    sb_xml_attr(hdr, "version") != NULL ? sb_xml_attr(hdr, "version") : "(none)");
-		return;
-	}
 	st->peer_id = sb_arena_strdup(&st->arena, id);
 	/* From here on a failure is the server's answer: no other address is tried. */
 	st->next_addr = st->naddrs;
@@ -357,46 +351,22 @@ db_verify(struct s2s_stream *st, struct sb_xml_node *el)
 	dialback_verified(st, el);
 }
 
-/* Stanzas on our own stream: only with bidi, from the peer's domain to ours. */
+/* With bidi, our stream carries the peer's stanzas: from its domain to ours only. */
+static int
+bidi_allowed(const struct s2s_stream *st, const char *remote, const char *local)
+{
+	return strcmp(remote, st->remote) == 0 && strcmp(local, st->local) == 0;
+}
+
 static void
 stanza(struct s2s_stream *st, struct sb_xml_node *el)
 {
-	const char *to = sb_xml_attr(el, "to"), *from = sb_xml_attr(el, "from");
-	char fbuf[SB_JID_BUFSIZE], tbuf[SB_JID_BUFSIZE];
-	struct sb_jid fj, tj;
-	size_t flen, tlen;
-	const char *fd, *td;
-
 	if (!st->bidi || st->state != SS_READY) {
 		stream_error(st, SB_LOG_INFO, SB_STERR_NOT_AUTHORIZED,
 		    "a stanza on our outgoing stream without bidi");
 		return;
 	}
-	if (to == NULL || from == NULL ||
-	    sb_jid_parse(&fj, fbuf, sizeof(fbuf), from, strlen(from), NULL) == -1 ||
-	    sb_jid_parse(&tj, tbuf, sizeof(tbuf), to, strlen(to), NULL) == -1) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_IMPROPER_ADDRESSING,
-		    "<%s/> without usable 'to' and 'from'", el->e.name);
-		return;
-	}
-	fd = sb_jid_domain(&fj, &flen);
-	td = sb_jid_domain(&tj, &tlen);
-	if (flen != strlen(st->remote) || memcmp(fd, st->remote, flen) != 0) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_INVALID_FROM,
-		    "'%s' is not from %s", from, st->remote);
-		return;
-	}
-	if (tlen != strlen(st->local) || memcmp(td, st->local, tlen) != 0) {
-		stream_error(st, SB_LOG_INFO, SB_STERR_HOST_UNKNOWN,
-		    "'%s' is not for %s", to, st->local);
-		return;
-	}
-	sb_xml_set_attr(&st->s2s->scratch, el, "from", fj.str);
-	sb_xml_set_attr(&st->s2s->scratch, el, "to", tj.str);
-	st->stanzas_in++;
-	st->s2s->n.stanzas_in++;
-	st->last_ms = s2s_now_ms(st->s2s);
-	link_deliver(st->s2s, el);
+	stream_stanza_in(st, el, bidi_allowed);
 }
 
 typedef void element_fn(struct s2s_stream *, struct sb_xml_node *);

@@ -301,6 +301,18 @@ void	 stream_close(struct s2s_stream *st);
 /* Check the peer's certificate for st->remote, once (cert_ok, cert_err). */
 void	 stream_check_cert(struct s2s_stream *st);
 uint64_t s2s_now_ms(const struct s2s *s2s);
+/* The canonical form of a domain from the wire into out; -1 when it is not one. */
+int	 s2s_domain(const char *s, char *out, size_t size);
+/* The canonical domainpart of a JID string into out; -1 when absent or bad. */
+int	 s2s_jid_domain(const char *jid, char *out, size_t size);
+/*
+ * A stanza from the peer: its 'to' and 'from' must parse (else
+ * <improper-addressing/> or <invalid-from/>), 'to' must be served here
+ * (<host-unknown/>) and allowed() must accept the pair of domains
+ * (<invalid-from/>); then it goes to the router with canonical addresses.
+ */
+void	 stream_stanza_in(struct s2s_stream *st, struct sb_xml_node *el,
+	     int (*allowed)(const struct s2s_stream *, const char *remote, const char *local));
 /*
  * Switch to TLS after this read: set st->starttls, switch_ctx and
  * switch_sni and stop the parser; the rest of the read goes to TLS.

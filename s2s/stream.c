@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jid.h"
 #include "s2s.h"
 #include "xmalloc.h"
 
@@ -38,6 +39,34 @@ uint64_t
 s2s_now_ms(const struct s2s *s2s)
 {
 	return uv_now(s2s->loop);
+}
+
+int
+s2s_domain(const char *s, char *out, size_t size)
+{
+	size_t len;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	return sb_jid_prepare(SB_JID_DOMAIN, s, strlen(s), out, size, &len, NULL);
+}
+
+int
+s2s_jid_domain(const char *s, char *out, size_t size)
+{
+	char buf[SB_JID_BUFSIZE];
+	struct sb_jid j;
+	const char *d;
+	size_t len;
+
+	if (s == NULL || sb_jid_parse(&j, buf, sizeof(buf), s, strlen(s), NULL) == -1)
+		return -1;
+	d = sb_jid_domain(&j, &len);
+	if (len >= size)
+		return -1;
+	memcpy(out, d, len);
+	out[len] = '\0';
+	return 0;
 }
 
 struct s2s_stream *
@@ -307,10 +336,71 @@ on_header(void *arg, const struct sb_xml_node *hdr, const char *content_ns)
 		    content_ns != NULL ? content_ns : "");
 		return;
 	}
+	if (!sb_stream_version_ok(sb_xml_attr(hdr, "version"))) {
+		stream_error(st, SB_LOG_INFO, SB_STERR_UNSUPPORTED_VERSION,
+		    "stream version '%s': 1.0 is required",
+		    sb_xml_attr(hdr, "version") != NULL ? sb_xml_attr(hdr, "version") : "(none)");
+		return;
+	}
 	if (st->out)
 		out_header(st, hdr, content_ns);
 	else
 		in_header(st, hdr, content_ns);
+}
+
+/* The domainpart of a parsed JID, NUL-ended, into out (SB_JID_PART_BUFSIZE). */
+static void
+domain_copy(const struct sb_jid *j, char *out)
+{
+	size_t len;
+	const char *d = sb_jid_domain(j, &len);
+
+	memcpy(out, d, len);
+	out[len] = '\0';
+}
+
+void
+stream_stanza_in(struct s2s_stream *st, struct sb_xml_node *el,
+    int (*allowed)(const struct s2s_stream *, const char *, const char *))
+{
+	struct s2s *s2s = st->s2s;
+	const char *to = sb_xml_attr(el, "to"), *from = sb_xml_attr(el, "from"), *why;
+	char fbuf[SB_JID_BUFSIZE], tbuf[SB_JID_BUFSIZE];
+	char fdom[SB_JID_PART_BUFSIZE], tdom[SB_JID_PART_BUFSIZE];
+	struct sb_jid fj, tj;
+
+	if (to == NULL || from == NULL) {
+		stream_error(st, SB_LOG_INFO, SB_STERR_IMPROPER_ADDRESSING,
+		    "<%s/> without '%s'", el->e.name, to == NULL ? "to" : "from");
+		return;
+	}
+	if (sb_jid_parse(&fj, fbuf, sizeof(fbuf), from, strlen(from), &why) == -1) {
+		stream_error(st, SB_LOG_INFO, SB_STERR_INVALID_FROM, "from '%s': %s", from, why);
+		return;
+	}
+	if (sb_jid_parse(&tj, tbuf, sizeof(tbuf), to, strlen(to), &why) == -1) {
+		stream_error(st, SB_LOG_INFO, SB_STERR_IMPROPER_ADDRESSING, "to '%s': %s", to, why);
+		return;
+	}
+	domain_copy(&fj, fdom);
+	domain_copy(&tj, tdom);
+	if (!s2s_is_local(s2s, tdom)) {
+		stream_error(st, SB_LOG_INFO, SB_STERR_HOST_UNKNOWN,
+		    "'%s' is not a domain served here", tdom);
+		return;
+	}
+	if (!allowed(st, fdom, tdom)) {
+		stream_error(st, SB_LOG_INFO, SB_STERR_INVALID_FROM,
+		    "this stream is not authenticated for %s to %s", fdom, tdom);
+		return;
+	}
+	/* Canonical addresses onward: sm compares them byte for byte. */
+	sb_xml_set_attr(&s2s->scratch, el, "from", fj.str);
+	sb_xml_set_attr(&s2s->scratch, el, "to", tj.str);
+	st->stanzas_in++;
+	s2s->n.stanzas_in++;
+	st->last_ms = s2s_now_ms(s2s);
+	link_deliver(s2s, el);
 }
 
 /* The peer's <stream:error/>: logged; the stream ends. */

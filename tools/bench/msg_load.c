@@ -1,9 +1,15 @@
 /*
  * msg_load.c: one-to-one message throughput through the whole server
- * (client -> c2s -> router -> sm -> router -> c2s -> client). Not a test.
+ * (client -> c2s -> router -> sm -> router -> c2s -> client), or across
+ * federation with -D and -P (client -> c2s1 -> router1 -> s2s1 -> s2s2 ->
+ * router2 -> sm2 -> router2 -> c2s2 -> client). Not a test.
  *
  *   msg_load [options] C2S_PORT NAME=PID...
- *     -d DOMAIN    the served domain (localhost)
+ *     -d DOMAIN    the served domain (localhost); with -D, the senders'
+ *     -D DOMAIN2   the receivers' domain, served by another server: the
+ *                  receivers log in there as benchN@DOMAIN2 and the
+ *                  senders address them there (default: DOMAIN)
+ *     -P PORT2     the c2s port of DOMAIN2's server (default: C2S_PORT)
  *     -u USERS     client connections (200), even: accounts bench1..benchUSERS,
  *                  password "bench"; bench(2i-1) sends to bench(2i)
  *     -W WINDOW    messages in flight per pair (32)
@@ -14,12 +20,17 @@
  *     -1           SCRAM-SHA-1 instead of SCRAM-SHA-256
  *     -p PRIORITY  the client's gnutls priority string (CLIENT_PRIORITY)
  *   NAME=PID       the server processes whose CPU and memory are measured
- *                  (router=123 c2s=456 sm=789), read from /proc/PID
+ *                  (router=123 c2s=456 sm=789), read from /proc/PID; up to
+ *                  MAX_PROCS of them
  *
  * Every client logs in for real, as login_load.c does (STARTTLS, SCRAM
  * without channel binding, bind), sends initial presence (sm delivers
  * only to available resources) and then a chat message to itself, whose
- * return proves the presence was handled. Once every client of every
+ * return proves the presence was handled. With -D, each sender then
+ * pings DOMAIN2 (XEP-0199, answered by its sm) and waits for the result:
+ * the first ones set up the server-to-server stream, so it is up before
+ * the burst (a remote domain's queue while its stream is set up is
+ * small: s2s's <queue/>, 1000 stanzas by default). Once every client of every
  * worker is there, the senders send chat messages to their receiver's
  * bare JID, keeping WINDOW of them in flight per pair: each delivery lets
  * the sender send one more. The message's id is its sequence number;
@@ -85,7 +96,7 @@
 #define DRAIN_MAX_S	10	/* after "stop": wait this long for what is in flight */
 #define CLOSE_MAX_S	10	/* then for the server to close every stream */
 #define MAX_REASONS	16
-#define MAX_PROCS	8
+#define MAX_PROCS	16
 #define BODY_TEXT	"Wherefore art thou, Romeo? Deny thy father and refuse thy name; " \
 	"or if thou wilt not, be but sworn my love, and I'll no longer be a Capulet. "
 
@@ -106,8 +117,10 @@ enum phase { LOGIN, IDLE, WARMUP, MEASURE, DRAIN, CLOSING };
 
 struct options {
 	const char		*domain;
+	const char		*domain2;	/* the receivers' (-D), or NULL: domain */
 	const char		*priority;
 	int			 c2s_port;
+	int			 c2s_port2;	/* the receivers' (-P), or 0: c2s_port */
 	int			 users, window, body, jobs, logins;
 	double			 seconds, warmup;
 	enum sb_scram_hash	 hash;
@@ -148,6 +161,7 @@ enum step {
 	ST_FEATURES_BIND,	/* <stream:features> with <bind/> */
 	ST_BOUND,		/* the bind result */
 	ST_PROBE,		/* presence sent: waiting for our message to ourselves */
+	ST_FEDPROBE,		/* sender with -D: waiting for DOMAIN2's answer to a ping */
 	ST_RUN,			/* logged in and available */
 	ST_CLOSING,		/* our </stream:stream> sent */
 	ST_FAILED,		/* failure counted: waiting for CLOSED */
@@ -156,7 +170,8 @@ enum step {
 
 static const char *step_names[] = {
 	"idle", "connect", "features (TLS)", "proceed", "TLS handshake", "features (SASL)",
-	"challenge", "success", "features (bind)", "bind", "probe", "run", "closing", "failed", "gone",
+	"challenge", "success", "features (bind)", "bind", "probe", "ping to DOMAIN2", "run",
+	"closing", "failed", "gone",
 };
 
 struct worker;
@@ -219,6 +234,7 @@ static const struct {
 };
 
 static void login_next(struct worker *w);
+static void fail(struct client *c, const char *what);
 
 static double
 now(void)
@@ -227,6 +243,25 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The domain and c2s port a client logs in to: the receivers' differ with -D and -P. */
+static const char *
+rcv_domain(const struct options *o)
+{
+	return o->domain2 != NULL ? o->domain2 : o->domain;
+}
+
+static const char *
+client_domain(const struct client *c)
+{
+	return c->sender ? c->w->o->domain : rcv_domain(c->w->o);
+}
+
+static int
+client_port(const struct client *c)
+{
+	return !c->sender && c->w->o->c2s_port2 != 0 ? c->w->o->c2s_port2 : c->w->o->c2s_port;
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -316,7 +351,7 @@ send_header(struct client *c)
 	char hdr[512];
 
 	snprintf(hdr, sizeof(hdr), "<?xml version='1.0'?><stream:stream xmlns='" SB_NS_CLIENT
-	    "' xmlns:stream='" SB_NS_STREAMS "' to='%s' version='1.0'>", c->w->o->domain);
+	    "' xmlns:stream='" SB_NS_STREAMS "' to='%s' version='1.0'>", client_domain(c));
 	send_str(c, hdr);
 }
 
@@ -468,7 +503,7 @@ on_bound(struct client *c, struct sb_xml_node *el)
 	if (id == NULL || strcmp(id, "bind1") != 0 || type == NULL || strcmp(type, "result") != 0)
 		return -1;
 	snprintf(probe, sizeof(probe), "<presence/><message to='bench%d@%s' type='chat' "
-	    "id='probe'><body>probe</body></message>", c->account, c->w->o->domain);
+	    "id='probe'><body>probe</body></message>", c->account, client_domain(c));
 	send_str(c, probe);
 	return ST_PROBE;
 }
@@ -482,7 +517,7 @@ send_message(struct worker *w, struct pair *p)
 	int n;
 
 	n = snprintf(buf, sizeof(buf), "<message to='bench%d@%s' type='chat' id='%llu'>"
-	    "<body>%s</body></message>", p->rcv.account, w->o->domain,
+	    "<body>%s</body></message>", p->rcv.account, rcv_domain(w->o),
 	    (unsigned long long)p->sent, w->body);
 	p->t_sent[p->sent % (uint64_t)w->o->window] = now();
 	p->sent++;
@@ -536,18 +571,26 @@ delivered(struct client *c, struct sb_xml_node *el)
 	fill_window(w, p);
 }
 
-/* A message that came back to its sender as an error: counted by condition. */
-static void
-bounced(struct client *c, struct sb_xml_node *el)
+/* The defined condition of an error stanza, "?" when there is none. */
+static const char *
+error_condition(struct sb_xml_node *el)
 {
 	struct sb_xml_node *e = sb_xml_child(el, SB_NS_CLIENT, "error"), *x;
-	const char *cond = "?";
 
 	if (e != NULL)
 		SB_XML_FOREACH_CHILD(x, e)
 			if (x->e.ns != NULL && strcmp(x->e.ns, SB_NS_XMPP_STANZAS) == 0 &&
 			    strcmp(x->e.name, "text") != 0)
-				cond = x->e.name;
+				return x->e.name;
+	return "?";
+}
+
+/* A message that came back to its sender as an error: counted by condition. */
+static void
+bounced(struct client *c, struct sb_xml_node *el)
+{
+	const char *cond = error_condition(el);
+
 	c->pair->bounced++;
 	c->w->r.bounced++;
 	count_reason(&c->w->r, "sender: message bounced: %s", cond);
@@ -573,6 +616,26 @@ client_ready(struct client *c)
 	login_next(w);
 }
 
+/*
+ * Our message to ourselves came back: ready, except a sender across
+ * federation, which first pings the receivers' domain, so that the
+ * server-to-server stream is up before the burst.
+ */
+static void
+probed(struct client *c)
+{
+	char ping[256];
+
+	if (!c->sender || c->w->o->domain2 == NULL) {
+		client_ready(c);
+		return;
+	}
+	snprintf(ping, sizeof(ping), "<iq to='%s' type='get' id='fedprobe'><ping xmlns='"
+	    SB_NS_PING "'/></iq>", c->w->o->domain2);
+	send_str(c, ping);
+	c->step = ST_FEDPROBE;
+}
+
 /* Stanzas after the bind: the probe, messages, errors, pings. */
 static void
 run_stanza(struct client *c, struct sb_xml_node *el)
@@ -584,7 +647,7 @@ run_stanza(struct client *c, struct sb_xml_node *el)
 		if (strcmp(type, "error") == 0)
 			bounced(c, el);
 		else if (id != NULL && strcmp(id, "probe") == 0 && c->step == ST_PROBE)
-			client_ready(c);
+			probed(c);
 		else if (!c->sender && c->step == ST_RUN)
 			delivered(c, el);
 		else
@@ -594,6 +657,17 @@ run_stanza(struct client *c, struct sb_xml_node *el)
 	}
 	if (sb_xml_is(el, SB_NS_CLIENT, "presence"))
 		return;		/* our own presence, when sm echoes it */
+	if (sb_xml_is(el, SB_NS_CLIENT, "iq") && c->step == ST_FEDPROBE && id != NULL &&
+	    strcmp(id, "fedprobe") == 0) {
+		if (strcmp(type, "result") == 0) {
+			client_ready(c);
+		} else {
+			snprintf(reply, sizeof(reply), "the ping to %s: %s", rcv_domain(c->w->o),
+			    error_condition(el));
+			fail(c, reply);
+		}
+		return;
+	}
 	if (sb_xml_is(el, SB_NS_CLIENT, "iq") && id != NULL &&
 	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
 		/* c2s pings idle clients; anything else is refused, as a client would. */
@@ -621,7 +695,7 @@ fail(struct client *c, const char *what)
 {
 	if (c->step == ST_FAILED)
 		return;
-	if (c->step <= ST_PROBE)
+	if (c->step <= ST_FEDPROBE)
 		die("bench%d: %s: %s", c->account, step_names[c->step], what);
 	count_reason(&c->w->r, "%s: %s: %s", c->sender ? "sender" : "receiver",
 	    step_names[c->step], what);
@@ -693,7 +767,7 @@ switch_to_tls(struct client *c, struct sb_conn_ev *ev)
 	ev->used = ev->len - sb_buf_len(rest);
 	sb_buf_clear(rest);
 	sb_xml_stream_restart(c->xs);
-	if (sb_conn_starttls(c->conn, c->w->tls, c->w->o->domain) == -1)
+	if (sb_conn_starttls(c->conn, c->w->tls, client_domain(c)) == -1)
 		fail(c, "cannot start TLS");
 }
 
@@ -766,7 +840,7 @@ client_start(struct worker *w, struct client *c)
 
 	c->step = ST_CONNECT;
 	c->xs = sb_xml_stream_new(&xs_cb, c, &lim);
-	c->conn = sb_conn_connect(w->loop, "127.0.0.1", w->o->c2s_port, IO_TIMEOUT_MS, on_conn,
+	c->conn = sb_conn_connect(w->loop, "127.0.0.1", client_port(c), IO_TIMEOUT_MS, on_conn,
 	    c, err, sizeof(err));
 	if (c->conn == NULL)
 		die("%s", err);
@@ -1132,7 +1206,7 @@ report(struct run *x)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t lost = r->sent - r->delivered - r->bounced;
 	int size = snprintf(NULL, 0, "<message to='bench%d@%s' type='chat' id='%d'><body>"
-	    "</body></message>", o->users, o->domain, 1000000) + o->body;
+	    "</body></message>", o->users, rcv_domain(o), 1000000) + o->body;
 
 	for (int i = 0; i < o->nprocs; i++)
 		srv += x->srv[i].cpu1 - x->srv[i].cpu0;
@@ -1141,6 +1215,10 @@ report(struct run *x)
 	printf("msg_load: %d clients (%d sender -> receiver pairs) in %d process%s, "
 	    "logged in with %s in %.1f s\n", o->users, o->users / 2, o->jobs,
 	    o->jobs > 1 ? "es" : "", sb_scram_mech_name(o->hash, 0), x->t_ready - x->t_start);
+	if (o->domain2 != NULL)
+		printf("  across federation: senders on %s (c2s port %d), receivers on %s "
+		    "(c2s port %d)\n", o->domain, o->c2s_port, o->domain2,
+		    o->c2s_port2 != 0 ? o->c2s_port2 : o->c2s_port);
 	printf("  chat messages to the bare JID of about %d bytes, %d in flight per pair; "
 	    "%.0f s measured after %.0f s warm-up\n", size, o->window, wall, o->warmup);
 	printf("  delivered/s              %9.0f  (%llu delivered, %llu sent in the window)\n",
@@ -1327,9 +1405,11 @@ run(const struct options *o)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: msg_load [-1] [-d domain] [-u users] [-W window] [-b bytes] "
-	    "[-t seconds] [-w warmup]\n"
-	    "                [-j jobs] [-n logins] [-p priority] C2S_PORT NAME=PID...\n");
+	fprintf(stderr, "usage: msg_load [-1] [-d domain] [-D domain2] [-P c2s_port2] [-u users] "
+	    "[-W window]\n"
+	    "                [-b bytes] [-t seconds] [-w warmup] [-j jobs] [-n logins] "
+	    "[-p priority]\n"
+	    "                C2S_PORT NAME=PID...\n");
 	exit(2);
 }
 
@@ -1338,14 +1418,16 @@ parse_args(struct options *o, int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "1b:d:j:n:p:t:u:w:W:")) != -1) {
+	while ((ch = getopt(argc, argv, "1b:d:D:j:n:p:P:t:u:w:W:")) != -1) {
 		switch (ch) {
 		case '1': o->hash = SB_SCRAM_SHA1; break;
 		case 'b': o->body = atoi(optarg); break;
 		case 'd': o->domain = optarg; break;
+		case 'D': o->domain2 = optarg; break;
 		case 'j': o->jobs = atoi(optarg); break;
 		case 'n': o->logins = atoi(optarg); break;
 		case 'p': o->priority = optarg; break;
+		case 'P': o->c2s_port2 = atoi(optarg); break;
 		case 't': o->seconds = atof(optarg); break;
 		case 'u': o->users = atoi(optarg); break;
 		case 'w': o->warmup = atof(optarg); break;
@@ -1356,7 +1438,7 @@ parse_args(struct options *o, int argc, char **argv)
 	if (argc - optind < 1 || argc - optind > MAX_PROCS + 1 || o->users < 2 ||
 	    o->users % 2 != 0 || o->window < 1 || o->body < 0 || o->body > 4000 ||
 	    o->jobs < 1 || o->jobs > o->users / 2 || o->logins < 1 || o->seconds <= 0 ||
-	    o->warmup < 0)
+	    o->warmup < 0 || o->c2s_port2 < 0)
 		usage();
 	o->c2s_port = atoi(argv[optind++]);
 	for (; optind < argc; optind++) {
