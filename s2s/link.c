@@ -7,7 +7,9 @@
  * the domains of s2s.xml and every name bound at the router (sm's
  * domains, components such as conference.example.org), learnt from the
  * router's announces and forgotten when the link goes down (the router
- * announces them all again when it comes back).
+ * announces them all again when it comes back). Names without a dot are
+ * left out: they are links' own names (sm1, c2s1), internal to the
+ * deployment; a federated domain always has a dot.
  *
  * A stanza the router sends for one of our own names came back in a loop
  * (a name unbound a moment ago): it is bounced, not sent abroad.
@@ -82,8 +84,12 @@ link_announce(struct sb_complink *l, enum sb_complink_event ev, const char *name
 	struct sb_hmap_node *n;
 	struct local_name *ln;
 
-	if (name == NULL)
-		return;		/* another default route */
+	/*
+	 * Another default route; or a link's own name such as sm1 or c2s1:
+	 * internal names, never a domain other servers may address.
+	 */
+	if (name == NULL || strchr(name, '.') == NULL)
+		return;
 	n = sb_hmap_find(&s2s->names, name, strlen(name));
 	ln = n != NULL ? SB_HMAP_ENTRY(n, struct local_name, hn) : NULL;
 	if (ev == SB_COMPLINK_BOUND) {

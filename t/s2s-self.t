@@ -241,6 +241,10 @@ class Raw(H.Raw):
 def raw_unknown_host():
     r = Raw(IP1)
     r.open(to="other.example", ns="jabber:server", extra=" from='%s'" % SB2)
+    assert r.stream_error() == "host-unknown"
+    # A link's own name at the router is internal, not a domain to federate with.
+    r = Raw(IP1)
+    r.open(to="sm1", ns="jabber:server", extra=" from='%s'" % SB2)
     return r.stream_error() == "host-unknown"
 
 
@@ -275,7 +279,8 @@ def raw_unauthenticated():
     return r.stream_error() == "invalid-from"
 
 
-H.check("a stream to a domain not served here: <host-unknown/>", raw_unknown_host)
+H.check("a stream to a domain not served here, or to an internal link name: <host-unknown/>",
+        raw_unknown_host)
 H.check("a stream from a denied domain: <policy-violation/>", raw_denied)
 H.check("a stanza before STARTTLS: <policy-violation/>", raw_before_tls)
 H.check("a stanza from a domain the stream did not authenticate: <invalid-from/>",
