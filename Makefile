@@ -184,6 +184,9 @@ bench: all
 	@if [ -x "$${SB_SM_BIN:-$(BUILD)/sb-sm}" ]; then \
 	  echo "== messages, client to client (tools/bench/messages.sh)"; \
 	  bash tools/bench/messages.sh $(BUILD) || exit 1; fi
+	@if [ -x $(BUILD)/sb-s2s ]; then \
+	  echo "== messages across federation, two servers (tools/bench/federation.sh)"; \
+	  bash tools/bench/federation.sh $(BUILD) || exit 1; fi
 	@echo "== $(BUILD)/bench/micro_storage on PostgreSQL (a throwaway server)"
 	@d=$$(mktemp -d /tmp/sb-bench-pg-XXXXXX); \
 	if ci=$$(t/lib/pgserver.sh start $$d 2>/dev/null); then \

@@ -3,8 +3,9 @@
 # message benchmark of messages.sh across federation: two complete servers,
 # sb1.example and sb2.example, each with its own sb-router, sb-sm, sb-c2s
 # and sb-s2s. The senders log in to sb1, the receivers to sb2, so every
-# message goes client -> c2s1 -> router1 -> s2s1 -> s2s2 -> router2 -> sm2
-# -> router2 -> c2s2 -> client (sm1 sees only the senders' logins).
+# message goes client -> c2s1 -> router1 -> sm1 (the sender's sm handles
+# its outbound stanzas) -> router1 -> s2s1 -> s2s2 -> router2 -> sm2 ->
+# router2 -> c2s2 -> client.
 #
 # Makes a temporary directory with a small CA (certtool) and an ECDSA P-256
 # certificate from it for each domain (used by its c2s and its s2s), a
@@ -78,9 +79,11 @@ free_port() {
 }
 
 # port_busy IP PORT: something listens there already (another run, a test).
+# SO_REUSEADDR, as the servers set it: a previous run's TIME-WAIT is no obstacle.
 port_busy() {
 	python3 -c 'import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind((sys.argv[1], int(sys.argv[2])))
 except OSError:

@@ -1,8 +1,8 @@
 /*
  * msg_load.c: one-to-one message throughput through the whole server
  * (client -> c2s -> router -> sm -> router -> c2s -> client), or across
- * federation with -D and -P (client -> c2s1 -> router1 -> s2s1 -> s2s2 ->
- * router2 -> sm2 -> router2 -> c2s2 -> client). Not a test.
+ * federation with -D and -P (client -> c2s1 -> router1 -> sm1 -> router1 ->
+ * s2s1 -> s2s2 -> router2 -> sm2 -> router2 -> c2s2 -> client). Not a test.
  *
  *   msg_load [options] C2S_PORT NAME=PID...
  *     -d DOMAIN    the served domain (localhost); with -D, the senders'
