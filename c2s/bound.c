@@ -333,6 +333,7 @@ bound_element(struct client *cl, struct sb_xml_node *st)
 		return;
 	}
 	cl->in++;
+	cl->c2s->stanzas_in++;
 	switch (cl->sess) {
 	case SESS_NONE:
 		if (is_iq_set_with(st, SB_NS_XMPP_BIND, "bind"))

@@ -34,8 +34,10 @@
 #include "conn.h"
 #include "hmap.h"
 #include "log.h"
+#include "proc.h"
 #include "ns.h"
 #include "stanza.h"
+#include "status.h"
 #include "storage.h"
 #include "stream.h"
 #include "timer.h"
@@ -79,6 +81,8 @@ struct c2s_conf {
 	struct sb_arena		 arena;		/* canonical names and arrays */
 	const char		*path;
 	int			 log_level;
+	const char		*status_path;	/* NULL: no status file */
+	int64_t			 status_ms;
 
 	/* the router link */
 	const char		*name;		/* our component name: c2s1 */
@@ -305,6 +309,8 @@ int	 iqauth_preauth(struct client *cl, struct sb_xml_node *st);
 
 struct c2s {
 	uv_loop_t		*loop;
+	struct sb_proc		 proc;		/* command line, signals, readiness */
+	struct sb_status	*status;	/* NULL: no status file */
 	const char		*conf_path;
 	const char		*storage_path;	/* switchboard.xml */
 	struct c2s_conf		*conf;
@@ -326,6 +332,7 @@ struct c2s {
 	struct sb_buf		 out;		/* serializing, cleared after each use */
 	struct sb_arena		 scratch;	/* replies, reset after each use */
 	uint64_t		 logins, login_failures;
+	uint64_t		 stanzas_in, stanzas_out;	/* since start */
 };
 
 #endif

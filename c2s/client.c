@@ -90,8 +90,10 @@ client_send_node(struct client *cl, const struct sb_xml_node *e)
 	sb_xml_write(out, e, ns);
 	r = client_send(cl, sb_buf_data(out), sb_buf_len(out));
 	sb_buf_clear(out);
-	if (r == 0)
+	if (r == 0) {
 		cl->out++;
+		cl->c2s->stanzas_out++;
+	}
 	return r;
 }
 

@@ -6,7 +6,8 @@
  *
  *   SIGINT, SIGTERM   every client gets <system-shutdown/>, sm is told
  *                     each session ended, then exit 0
- *   SIGUSR1           log the counters (connections, sessions, logins)
+ *   SIGUSR1           log the counters (connections, sessions, logins) and
+ *                     write the status file
  *   SIGHUP            nothing yet (a restart applies a new configuration)
  */
 #include <stdio.h>
@@ -21,24 +22,8 @@
 #include "complink.h"
 #include "config.h"
 #include "sasl.h"
-#include "signals.h"
 #include "tls.h"
 #include "xmalloc.h"
-
-static const char *const default_configs[] = {
-	"etc/c2s.xml",
-	"/usr/local/etc/switchboard/c2s.xml",
-};
-#define NDEFAULTS (sizeof(default_configs) / sizeof(default_configs[0]))
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: sb-c2s [-f] [-c c2s.xml] [-s switchboard.xml]\n");
-	exit(2);
-}
-
-
 
 static void
 open_store(struct c2s *c2s)
@@ -145,10 +130,14 @@ store_closed(void *arg)
 }
 
 static void
-stop(struct c2s *c2s)
+stop(void *arg)
 {
+	struct c2s *c2s = arg;
+
 	log_notice("shutting down");
 	c2s->stopping = 1;
+	sb_status_stop(c2s->status);
+	c2s->status = NULL;
 	clients_shutdown(c2s);		/* each session's 'end' goes out first */
 	sb_complink_close(c2s->link);
 	c2s->link = NULL;
@@ -157,31 +146,30 @@ stop(struct c2s *c2s)
 }
 
 static void
-reload(struct c2s *c2s)
+reload(void *arg)
 {
 	log_notice("SIGHUP: c2s does not reload its configuration yet; restart it");
 }
 
-static const struct {
-	int	 signum;
-	void	(*fn)(struct c2s *);
-} signal_actions[] = {
-	{ SIGINT, stop },
-	{ SIGTERM, stop },
-	{ SIGHUP, reload },
-	{ SIGUSR1, clients_log_counters },
-};
-
 static void
-on_signal(struct sb_signal *s, int signum, void *arg)
+report(void *arg)
 {
 	struct c2s *c2s = arg;
 
-	if (c2s->stopping)
-		return;
-	for (size_t i = 0; i < sizeof(signal_actions) / sizeof(signal_actions[0]); i++)
-		if (signal_actions[i].signum == signum)
-			signal_actions[i].fn(c2s);
+	clients_log_counters(c2s);
+	sb_status_write(c2s->status);
+}
+
+static void
+status_lines(struct sb_buf *b, void *arg)
+{
+	const struct c2s *c2s = arg;
+
+	sb_buf_printf(b, "connections %zu\nsessions %zu\nlogins %llu\nlogin-failures %llu\n"
+	    "stanzas-in %llu\nstanzas-out %llu\nrouter %s\n", c2s->nclients, c2s->nsessions,
+	    (unsigned long long)c2s->logins, (unsigned long long)c2s->login_failures,
+	    (unsigned long long)c2s->stanzas_in, (unsigned long long)c2s->stanzas_out,
+	    c2s->link != NULL && sb_complink_is_up(c2s->link) ? "up" : "down");
 }
 
 static void
@@ -204,35 +192,21 @@ cleanup(struct c2s *c2s)
 int
 main(int argc, char **argv)
 {
-	struct c2s c2s = { .loop = uv_default_loop() };
-	const char *storage_opt = NULL;
-	char *storage_path, err[2048];
-	int ch, rc;
+	struct c2s c2s = {
+		.loop = uv_default_loop(),
+		.proc = { .name = "c2s", .flags = SB_PROC_SHARED, .stop = stop, .reload = reload,
+		    .report = report },
+	};
+	char err[2048];
+	int rc;
 
-	while ((ch = getopt(argc, argv, "c:s:fh")) != -1) {
-		switch (ch) {
-		case 'c':
-			c2s.conf_path = optarg;
-			break;
-		case 's':
-			storage_opt = optarg;
-			break;
-		case 'f':		/* the foreground is the only mode for now */
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (c2s.conf_path == NULL)
-		c2s.conf_path = sb_config_default_path(default_configs, NDEFAULTS);
-	c2s.storage_path = storage_path = storage_opt != NULL ? xstrdup(storage_opt) :
-	    sb_config_sibling(c2s.conf_path, "switchboard.xml");
-
-	sb_log_open("c2s", 0, SB_LOG_INFO);
+	c2s.proc.arg = &c2s;
+	sb_proc_init(&c2s.proc, argc, argv);
+	c2s.conf_path = c2s.proc.conf_path;
+	c2s.storage_path = c2s.proc.shared_path;
 	if ((c2s.conf = c2s_conf_load(c2s.conf_path, err, sizeof(err))) == NULL)
 		fatal("%s", err);
+	sb_proc_checked(&c2s.proc);
 	sb_log_set_level((enum sb_log_level)c2s.conf->log_level);
 	sb_arena_init(&c2s.scratch, 0);
 	c2s_addrs_init(&c2s.addrs);
@@ -244,14 +218,16 @@ main(int argc, char **argv)
 	sasl_fake_secret(&c2s);
 	listen_all(&c2s);
 	connect_router(&c2s);
-	if (sb_signals_init(c2s.loop, on_signal, &c2s) == -1)
-		fatal("cannot install signal handlers");
+	if (c2s.conf->status_path != NULL)
+		c2s.status = sb_status_start(c2s.loop, "c2s", c2s.conf->status_path,
+		    c2s.conf->status_ms, status_lines, &c2s);
+	sb_proc_signals(&c2s.proc, c2s.loop);
 	log_notice("started with %s: %zu domains, storage %s", c2s.conf_path,
 	    c2s.conf->ndomains, sb_store_driver_name(c2s.store));
 	uv_run(c2s.loop, UV_RUN_DEFAULT);
 
 	cleanup(&c2s);
-	free(storage_path);
+	sb_proc_free(&c2s.proc);
 	if ((rc = uv_loop_close(c2s.loop)) != 0)
 		log_error("the loop still has handles open: %s", uv_strerror(rc));
 	log_notice("stopped");

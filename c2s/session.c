@@ -500,7 +500,11 @@ end_sessions(struct c2s *c2s, const char *name, const char *holder, const char *
 void
 session_link_up(struct sb_complink *l, void *arg)
 {
+	struct c2s *c2s = arg;
+
 	log_notice("router link up as %s", sb_complink_name(l));
+	/* Serving from now on: tell systemd or sbctl (once). */
+	sb_proc_ready(&c2s->proc);
 }
 
 void

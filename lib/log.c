@@ -112,9 +112,7 @@ escape_line(char *out, size_t cap, const char *in)
 void
 sb_vlog(enum sb_log_level level, const char *fmt, va_list ap)
 {
-	char raw[2048], line[4096];
-	struct timespec ts;
-	struct tm tm;
+	char raw[4200], line[4096];
 
 	if (level > logger.level)
 		return;
@@ -129,12 +127,22 @@ sb_vlog(enum sb_log_level level, const char *fmt, va_list ap)
 		syslog(syslog_prio[level], "%s: %s", level_names[level], line);
 		return;
 	}
+	sb_log_format(raw, sizeof(raw), level, line);
+	fprintf(stderr, "%s\n", raw);
+}
+
+void
+sb_log_format(char *out, size_t cap, enum sb_log_level level, const char *line)
+{
+	struct timespec ts;
+	struct tm tm;
+
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: %s\n",
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: %s",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, ts.tv_nsec / 1000000, logger.process, (long)getpid(),
-	    level_names[level], line);
+	    level <= SB_LOG_DEBUG ? level_names[level] : "?", line);
 }
 
 void

@@ -34,6 +34,8 @@ void	 sb_log(enum sb_log_level level, const char *fmt, ...)
 	     __attribute__((format(printf, 2, 3)));
 void	 sb_vlog(enum sb_log_level level, const char *fmt, va_list ap)
 	     __attribute__((format(printf, 2, 0)));
+/* One line as stderr gets it (stamp, process, pid, level), without the newline. */
+void	 sb_log_format(char *out, size_t cap, enum sb_log_level level, const char *line);
 /* Log at error level and exit(1): only for broken invariants at start-up. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

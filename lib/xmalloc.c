@@ -1,6 +1,7 @@
 /*
  * xmalloc.c: allocation wrappers that abort on exhaustion (see xmalloc.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +69,19 @@ xmemdup(const void *src, size_t n)
 
 	memcpy(p, src, n);
 	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom(strlen(fmt));
+	return s;
 }

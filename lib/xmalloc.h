@@ -15,5 +15,7 @@ void	*xrealloc(void *ptr, size_t size);
 char	*xstrdup(const char *s);
 char	*xstrndup(const char *s, size_t n);
 void	*xmemdup(const void *p, size_t n);
+/* printf into a new string. */
+char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -13,64 +13,31 @@
 #include <unistd.h>
 
 #include "router.h"
-#include "signals.h"
-
-static const char *const default_configs[] = {
-	"etc/router.xml",
-	"/usr/local/etc/switchboard/router.xml",
-};
 
 static void
-usage(void)
+stop(void *arg)
 {
-	fprintf(stderr, "usage: sb-router [-f] [-c router.xml]\n");
-	exit(2);
-}
+	struct router *r = arg;
 
-static const char *
-find_config(void)
-{
-	for (size_t i = 0; i < sizeof(default_configs) / sizeof(default_configs[0]); i++)
-		if (access(default_configs[i], R_OK) == 0)
-			return default_configs[i];
-	return default_configs[sizeof(default_configs) / sizeof(default_configs[0]) - 1];
-}
-
-static void
-stop(struct router *r)
-{
 	log_notice("shutting down");
-	status_stop(r);
+	sb_status_stop(r->status);
+	r->status = NULL;
 	links_shutdown(r);
 }
 
 static void
-report(struct router *r)
+reload(void *arg)
 {
-	links_log_counters(r);
-	status_write(r);
+	router_reload(arg);
 }
 
-static const struct {
-	int	 signum;
-	void	(*fn)(struct router *);
-} signal_actions[] = {
-	{ SIGINT, stop },
-	{ SIGTERM, stop },
-	{ SIGHUP, router_reload },
-	{ SIGUSR1, report },
-};
-
 static void
-on_signal(struct sb_signal *s, int signum, void *arg)
+report(void *arg)
 {
 	struct router *r = arg;
 
-	if (r->stopping)
-		return;
-	for (size_t i = 0; i < sizeof(signal_actions) / sizeof(signal_actions[0]); i++)
-		if (signal_actions[i].signum == signum)
-			signal_actions[i].fn(r);
+	links_log_counters(r);
+	sb_status_write(r->status);
 }
 
 static void
@@ -91,45 +58,38 @@ listen_all(struct router *r)
 int
 main(int argc, char **argv)
 {
-	struct router r = { .loop = uv_default_loop() };
+	struct router r = {
+		.loop = uv_default_loop(),
+		.proc = { .name = "router", .stop = stop, .reload = reload, .report = report },
+	};
 	char err[2048];
-	int ch, rc;
+	int rc;
 
-	while ((ch = getopt(argc, argv, "c:fh")) != -1) {
-		switch (ch) {
-		case 'c':
-			r.conf_path = optarg;
-			break;
-		case 'f':		/* the foreground is the only mode for now */
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (r.conf_path == NULL)
-		r.conf_path = find_config();
-
-	sb_log_open("router", 0, SB_LOG_INFO);
+	r.proc.arg = &r;
+	sb_proc_init(&r.proc, argc, argv);
+	r.conf_path = r.proc.conf_path;
 	if ((r.conf = router_conf_load(r.conf_path, err, sizeof(err))) == NULL)
 		fatal("%s", err);
+	sb_proc_checked(&r.proc);
 	sb_log_set_level((enum sb_log_level)r.conf->log_level);
 	names_init(&r.names);
 	names_configure(&r.names, r.conf);
 	sb_arena_init(&r.scratch, 0);
 
 	listen_all(&r);
-	status_start(&r);
-	if (sb_signals_init(r.loop, on_signal, &r) == -1)
-		fatal("cannot install signal handlers");
+	if (r.conf->status_path != NULL)
+		r.status = sb_status_start(r.loop, "router", r.conf->status_path,
+		    r.conf->status_ms, router_status, &r);
+	sb_proc_signals(&r.proc, r.loop);
 	log_notice("started with %s: %zu components", r.conf_path, r.conf->ncomps);
+	sb_proc_ready(&r.proc);
 	uv_run(r.loop, UV_RUN_DEFAULT);
 
 	names_free(&r.names);
 	router_conf_free(r.conf);
 	sb_arena_free(&r.scratch);
 	sb_buf_free(&r.out);
+	sb_proc_free(&r.proc);
 	if ((rc = uv_loop_close(r.loop)) != 0)
 		log_error("the loop still has handles open: %s", uv_strerror(rc));
 	log_notice("stopped");

@@ -31,6 +31,7 @@ bounce(struct link *l, const struct sb_xml_node *env, const struct sb_xml_node *
 	const char *v;
 
 	l->bounced++;
+	l->r->bounced++;
 	if ((reply = sb_stanza_error_reply(a, st, cond, text)) == NULL) {
 		link_log(l, SB_LOG_DEBUG, "error stanza <%s/> not answered: %s",
 		    st->e.name, sb_stanza_err_name(cond));
@@ -167,6 +168,7 @@ route_stanza(struct link *l, struct sb_xml_node *st)
 	else
 		link_send_node(dest, st);
 	dest->out++;
+	l->r->routed++;
 }
 
 void
@@ -186,6 +188,7 @@ route_envelope(struct link *l, struct sb_xml_node *env)
 			break;
 	if (inner == NULL) {
 		l->bounced++;
+		l->r->bounced++;
 		link_log(l, SB_LOG_WARN, "envelope to '%s' without a stanza: dropped",
 		    sb_xml_attr(env, "to") != NULL ? sb_xml_attr(env, "to") : "");
 		return;
@@ -209,4 +212,5 @@ route_envelope(struct link *l, struct sb_xml_node *env)
 			link_send_node(dest, inner);
 	}
 	dest->out++;
+	l->r->routed++;
 }

@@ -8,7 +8,7 @@
  *   route.c     routing stanzas and envelopes, error replies, anti-spoofing
  *   commands.c  <bind/> and <unbind/> from internal links
  *   announce.c  <announce/> to internal links
- *   status.c    the status file: every link and its counters, for sbctl
+ *   status.c    the status file's lines: totals and every link, for sbctl
  *   main.c      arguments, listeners, signals, the loop
  */
 #ifndef ROUTER_ROUTER_H
@@ -23,7 +23,9 @@
 #include "buf.h"
 #include "conn.h"
 #include "log.h"
+#include "proc.h"
 #include "stanza.h"
+#include "status.h"
 #include "stream.h"
 #include "timer.h"
 #include "xml.h"
@@ -206,14 +208,8 @@ void	 announce_snapshot(struct router *r, struct link *to);
 
 /* --- status.c --- */
 
-struct router_status;
-
-/* Start writing the status file every status_ms (if router.xml names one). */
-void	 status_start(struct router *r);
-/* Write it now (SIGUSR1); a write in flight is followed by another. */
-void	 status_write(struct router *r);
-/* Stop: the file is removed once the write in flight, if any, is done. */
-void	 status_stop(struct router *r);
+/* The router's lines of its status file (lib/status.h): totals, then one per link. */
+sb_status_fn	router_status;
 
 /* --- the process (main.c) --- */
 
@@ -228,7 +224,10 @@ struct router {
 	int			 stopping;
 	struct sb_arena		 scratch;	/* error replies, reset after each */
 	struct sb_buf		 out;		/* serializing, cleared after each */
-	struct router_status	*status;
+	uint64_t		 routed;	/* stanzas forwarded, since start */
+	uint64_t		 bounced;	/* stanzas answered with an error or dropped */
+	struct sb_status	*status;	/* NULL: no status file */
+	struct sb_proc		 proc;
 };
 
 #endif

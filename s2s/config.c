@@ -46,6 +46,8 @@ static const struct sb_config_enum policy_names[] = {
 	SB_CONFIG_FIELD(path, type, struct s2s_conf, member, __VA_ARGS__)
 static const struct sb_config_field root_fields[] = {
 	F("log@level", SB_CONFIG_ENUM, log_level, "info", .names = sb_config_log_levels),
+	F("status@file", SB_CONFIG_PATH, status_path, NULL),
+	F("status@interval", SB_CONFIG_DURATION, status_ms, "5s", .min = 100, .max = 3600 * 1000),
 	F("router@address", SB_CONFIG_STR, router_addr, "127.0.0.1", .min = 1),
 	F("router@port", SB_CONFIG_PORT, router_port, "5347"),
 	F("router@name", SB_CONFIG_STR, name, NULL, .min = 1, .max = 1023,

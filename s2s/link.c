@@ -58,7 +58,11 @@ names_free(struct s2s *s2s)
 void
 link_up(struct sb_complink *l, void *arg)
 {
+	struct s2s *s2s = arg;
+
 	log_notice("router link up: the default route for remote domains");
+	/* Serving from now on: tell systemd or sbctl (once). */
+	sb_proc_ready(&s2s->proc);
 }
 
 void

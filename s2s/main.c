@@ -8,7 +8,7 @@
  *
  *   SIGINT, SIGTERM   every stream gets <system-shutdown/>, queued stanzas
  *                     are bounced, then exit 0
- *   SIGUSR1           log the counters
+ *   SIGUSR1           log the counters and write the status file
  *   SIGHUP            nothing yet (a restart applies a new configuration)
  */
 #include <stdio.h>
@@ -19,24 +19,10 @@
 #include "complink.h"
 #include "config.h"
 #include "s2s.h"
-#include "signals.h"
 #include "timer.h"
 #include "xmalloc.h"
 
 #define TICK_MS		1000
-
-static const char *const default_configs[] = {
-	"etc/s2s.xml",
-	"/usr/local/etc/switchboard/s2s.xml",
-};
-#define NDEFAULTS (sizeof(default_configs) / sizeof(default_configs[0]))
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: sb-s2s [-f] [-c s2s.xml]\n");
-	exit(2);
-}
 
 static struct sb_tls_ctx *
 server_context(struct s2s *s2s, const char *alpn)
@@ -159,10 +145,14 @@ tick(struct sb_timer *t, void *arg)
 }
 
 static void
-stop(struct s2s *s2s)
+stop(void *arg)
 {
+	struct s2s *s2s = arg;
+
 	log_notice("shutting down");
 	s2s->stopping = 1;
+	sb_status_stop(s2s->status);
+	s2s->status = NULL;
 	streams_shutdown(s2s);
 	routes_free(s2s);		/* queued stanzas bounce before the link goes */
 	sb_complink_close(s2s->link);
@@ -173,31 +163,18 @@ stop(struct s2s *s2s)
 }
 
 static void
-reload(struct s2s *s2s)
+reload(void *arg)
 {
 	log_notice("SIGHUP: s2s does not reload its configuration yet; restart it");
 }
 
-static const struct {
-	int	 signum;
-	void	(*fn)(struct s2s *);
-} signal_actions[] = {
-	{ SIGINT, stop },
-	{ SIGTERM, stop },
-	{ SIGHUP, reload },
-	{ SIGUSR1, streams_log_counters },
-};
-
 static void
-on_signal(struct sb_signal *s, int signum, void *arg)
+report(void *arg)
 {
 	struct s2s *s2s = arg;
 
-	if (s2s->stopping)
-		return;
-	for (size_t i = 0; i < sizeof(signal_actions) / sizeof(signal_actions[0]); i++)
-		if (signal_actions[i].signum == signum)
-			signal_actions[i].fn(s2s);
+	streams_log_counters(s2s);
+	sb_status_write(s2s->status);
 }
 
 static void
@@ -221,29 +198,19 @@ cleanup(struct s2s *s2s)
 int
 main(int argc, char **argv)
 {
-	struct s2s s2s = { .loop = uv_default_loop() };
+	struct s2s s2s = {
+		.loop = uv_default_loop(),
+		.proc = { .name = "s2s", .stop = stop, .reload = reload, .report = report },
+	};
 	char err[2048];
-	int ch, rc;
+	int rc;
 
-	while ((ch = getopt(argc, argv, "c:fh")) != -1) {
-		switch (ch) {
-		case 'c':
-			s2s.conf_path = optarg;
-			break;
-		case 'f':		/* the foreground is the only mode for now */
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (s2s.conf_path == NULL)
-		s2s.conf_path = sb_config_default_path(default_configs, NDEFAULTS);
-
-	sb_log_open("s2s", 0, SB_LOG_INFO);
+	s2s.proc.arg = &s2s;
+	sb_proc_init(&s2s.proc, argc, argv);
+	s2s.conf_path = s2s.proc.conf_path;
 	if ((s2s.conf = s2s_conf_load(s2s.conf_path, err, sizeof(err))) == NULL)
 		fatal("%s", err);
+	sb_proc_checked(&s2s.proc);
 	sb_log_set_level((enum sb_log_level)s2s.conf->log_level);
 	sb_arena_init(&s2s.scratch, 0);
 	sb_hmap_init(&s2s.routes);
@@ -256,14 +223,17 @@ main(int argc, char **argv)
 	listen_all(&s2s);
 	connect_router(&s2s);
 	sb_timer_every(s2s.loop, TICK_MS, tick, &s2s);
-	if (sb_signals_init(s2s.loop, on_signal, &s2s) == -1)
-		fatal("cannot install signal handlers");
+	if (s2s.conf->status_path != NULL)
+		s2s.status = sb_status_start(s2s.loop, "s2s", s2s.conf->status_path,
+		    s2s.conf->status_ms, streams_status, &s2s);
+	sb_proc_signals(&s2s.proc, s2s.loop);
 	log_notice("started with %s: %zu domains, policy %s", s2s.conf_path,
 	    s2s.conf->ndomains, s2s.conf->policy == S2S_POLICY_REQUIRE_CERT ? "require-cert" :
 	    s2s.conf->policy == S2S_POLICY_DIALBACK ? "dialback" : "deny");
 	uv_run(s2s.loop, UV_RUN_DEFAULT);
 
 	cleanup(&s2s);
+	sb_proc_free(&s2s.proc);
 	if ((rc = uv_loop_close(s2s.loop)) != 0)
 		log_error("the loop still has handles open: %s", uv_strerror(rc));
 	log_notice("stopped");

@@ -36,9 +36,11 @@
 #include "conn.h"
 #include "hmap.h"
 #include "log.h"
+#include "proc.h"
 #include "ns.h"
 #include "resolve.h"
 #include "stanza.h"
+#include "status.h"
 #include "stream.h"
 #include "tls.h"
 #include "xml.h"
@@ -87,6 +89,8 @@ struct s2s_conf {
 	struct sb_arena		 arena;
 	const char		*path;
 	int			 log_level;
+	const char		*status_path;	/* NULL: no status file */
+	int64_t			 status_ms;
 
 	const char		*name;		/* router link name: s2s1 */
 	const char		*secret;
@@ -147,6 +151,8 @@ struct s2s_counters {
 
 struct s2s {
 	uv_loop_t		*loop;
+	struct sb_proc		 proc;		/* command line, signals, readiness */
+	struct sb_status	*status;	/* NULL: no status file */
 	const char		*conf_path;
 	struct s2s_conf		*conf;
 	struct sb_complink	*link;
@@ -325,6 +331,8 @@ int	 stream_connect(struct s2s_stream *st, const struct sb_resolve_addr *a,
 void	 stream_set_up(struct s2s_stream *st);
 void	 streams_shutdown(struct s2s *s2s);
 void	 streams_log_counters(struct s2s *s2s);
+/* The status file's lines (lib/status.h). */
+sb_status_fn	streams_status;
 
 /* --- in.c --- */
 

@@ -627,3 +627,25 @@ streams_log_counters(struct s2s *s2s)
 	    (unsigned long long)s2s->n.bounced, (unsigned long long)s2s->n.auth_sasl,
 	    (unsigned long long)s2s->n.auth_dialback, (unsigned long long)s2s->n.auth_failed);
 }
+
+void
+streams_status(struct sb_buf *b, void *arg)
+{
+	const struct s2s *s2s = arg;
+	size_t in = 0, out = 0, ready = 0;
+
+	for (const struct s2s_stream *st = s2s->streams; st != NULL; st = st->next) {
+		if (st->out)
+			out++;
+		else
+			in++;
+		ready += st->state == SS_READY;
+	}
+	sb_buf_printf(b, "streams-in %zu\nstreams-out %zu\nstreams-ready %zu\n"
+	    "stanzas-in %llu\nstanzas-out %llu\nbounced %llu\nauth-sasl %llu\n"
+	    "auth-dialback %llu\nauth-failed %llu\nrouter %s\n", in, out, ready,
+	    (unsigned long long)s2s->n.stanzas_in, (unsigned long long)s2s->n.stanzas_out,
+	    (unsigned long long)s2s->n.bounced, (unsigned long long)s2s->n.auth_sasl,
+	    (unsigned long long)s2s->n.auth_dialback, (unsigned long long)s2s->n.auth_failed,
+	    s2s->link != NULL && sb_complink_is_up(s2s->link) ? "up" : "down");
+}

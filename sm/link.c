@@ -222,7 +222,11 @@ sm_link_announce(struct sb_complink *l, enum sb_complink_event ev, const char *n
 void
 sm_link_up(struct sb_complink *l, void *arg)
 {
+	struct sm *sm = arg;
+
 	log_notice("router link up as %s", sb_complink_name(l));
+	/* Serving from now on: tell systemd or sbctl (once). */
+	sb_proc_ready(&sm->proc);
 }
 
 static int

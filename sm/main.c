@@ -6,7 +6,7 @@
  *
  *   SIGINT, SIGTERM   every session ends (contacts get unavailable, c2s is
  *                     told <system-shutdown/>), then exit 0
- *   SIGUSR1           log the counters
+ *   SIGUSR1           log the counters and write the status file
  *   SIGHUP            nothing yet (a restart applies a new configuration)
  */
 #include <stdio.h>
@@ -18,24 +18,8 @@
 #include "config.h"
 #include "conn.h"
 #include "rendezvous.h"
-#include "signals.h"
 #include "sm.h"
 #include "xmalloc.h"
-
-static const char *const default_configs[] = {
-	"etc/sm.xml",
-	"/usr/local/etc/switchboard/sm.xml",
-};
-#define NDEFAULTS (sizeof(default_configs) / sizeof(default_configs[0]))
-
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: sb-sm [-f] [-c sm.xml] [-s switchboard.xml]\n");
-	exit(2);
-}
-
-
 
 static void
 open_store(struct sm *sm)
@@ -95,10 +79,14 @@ kick(struct sb_hmap_node *n, void *arg)
 }
 
 static void
-stop(struct sm *sm)
+stop(void *arg)
 {
+	struct sm *sm = arg;
+
 	log_notice("shutting down: ending %zu sessions", sm->nsessions);
 	sm->stopping = 1;
+	sb_status_stop(sm->status);
+	sm->status = NULL;
 	sb_hmap_each(&sm->sessions, kick, sm);
 	sm_run_ready(sm);
 	sb_complink_close(sm->link);
@@ -108,75 +96,55 @@ stop(struct sm *sm)
 }
 
 static void
-reload(struct sm *sm)
+reload(void *arg)
 {
 	log_notice("SIGHUP: sm does not reload its configuration yet; restart it");
 }
 
 static void
-counters(struct sm *sm)
+report(void *arg)
 {
+	struct sm *sm = arg;
+
 	log_notice("counters: %zu users loaded, %zu sessions; stanzas handled %llu, sent %llu, "
 	    "local %llu, stored offline %llu, bounced %llu", sm->users.count, sm->nsessions,
 	    (unsigned long long)sm->n_in, (unsigned long long)sm->n_out,
 	    (unsigned long long)sm->n_local, (unsigned long long)sm->n_offline,
 	    (unsigned long long)sm->n_bounced);
+	sb_status_write(sm->status);
 }
 
-static const struct {
-	int	 signum;
-	void	(*fn)(struct sm *);
-} signal_actions[] = {
-	{ SIGINT, stop },
-	{ SIGTERM, stop },
-	{ SIGHUP, reload },
-	{ SIGUSR1, counters },
-};
-
 static void
-on_signal(struct sb_signal *s, int signum, void *arg)
+status_lines(struct sb_buf *b, void *arg)
 {
-	struct sm *sm = arg;
+	const struct sm *sm = arg;
 
-	if (sm->stopping)
-		return;
-	for (size_t i = 0; i < sizeof(signal_actions) / sizeof(signal_actions[0]); i++)
-		if (signal_actions[i].signum == signum)
-			signal_actions[i].fn(sm);
+	sb_buf_printf(b, "sessions %zu\nusers-loaded %zu\nstanzas-in %llu\nstanzas-out %llu\n"
+	    "stanzas-local %llu\nstored-offline %llu\nbounced %llu\nrouter %s\n",
+	    sm->nsessions, sm->users.count, (unsigned long long)sm->n_in,
+	    (unsigned long long)sm->n_out, (unsigned long long)sm->n_local,
+	    (unsigned long long)sm->n_offline, (unsigned long long)sm->n_bounced,
+	    sm->link != NULL && sb_complink_is_up(sm->link) ? "up" : "down");
 }
 
 int
 main(int argc, char **argv)
 {
-	struct sm sm = { .loop = uv_default_loop() };
-	const char *storage_opt = NULL;
-	char *storage_path, err[2048];
-	int ch, rc;
+	struct sm sm = {
+		.loop = uv_default_loop(),
+		.proc = { .name = "sm", .flags = SB_PROC_SHARED, .stop = stop, .reload = reload,
+		    .report = report },
+	};
+	char err[2048];
+	int rc;
 
-	while ((ch = getopt(argc, argv, "c:s:fh")) != -1) {
-		switch (ch) {
-		case 'c':
-			sm.conf_path = optarg;
-			break;
-		case 's':
-			storage_opt = optarg;
-			break;
-		case 'f':		/* the foreground is the only mode for now */
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (sm.conf_path == NULL)
-		sm.conf_path = sb_config_default_path(default_configs, NDEFAULTS);
-	sm.storage_path = storage_path = storage_opt != NULL ? xstrdup(storage_opt) :
-	    sb_config_sibling(sm.conf_path, "switchboard.xml");
-
-	sb_log_open("sm", 0, SB_LOG_INFO);
+	sm.proc.arg = &sm;
+	sb_proc_init(&sm.proc, argc, argv);
+	sm.conf_path = sm.proc.conf_path;
+	sm.storage_path = sm.proc.shared_path;
 	if ((sm.conf = sm_conf_load(sm.conf_path, err, sizeof(err))) == NULL)
 		fatal("%s", err);
+	sb_proc_checked(&sm.proc);
 	sb_log_set_level((enum sb_log_level)sm.conf->log_level);
 	sm.started = sm_now();
 	sb_arena_init(&sm.in, 0);
@@ -189,8 +157,10 @@ main(int argc, char **argv)
 
 	open_store(&sm);
 	connect_router(&sm);
-	if (sb_signals_init(sm.loop, on_signal, &sm) == -1)
-		fatal("cannot install signal handlers");
+	if (sm.conf->status_path != NULL)
+		sm.status = sb_status_start(sm.loop, "sm", sm.conf->status_path, sm.conf->status_ms,
+		    status_lines, &sm);
+	sb_proc_signals(&sm.proc, sm.loop);
 	log_notice("started with %s: %zu domains, storage %s", sm.conf_path, sm.conf->ndomains,
 	    sb_store_driver_name(sm.store));
 	uv_run(sm.loop, UV_RUN_DEFAULT);
@@ -206,7 +176,7 @@ main(int argc, char **argv)
 	sb_arena_free(&sm.in);
 	sb_arena_free(&sm.scratch);
 	sb_buf_free(&sm.out);
-	free(storage_path);
+	sb_proc_free(&sm.proc);
 	if ((rc = uv_loop_close(sm.loop)) != 0)
 		log_error("the loop still has handles open: %s", uv_strerror(rc));
 	log_notice("stopped");

@@ -53,8 +53,10 @@
 #include "hmap.h"
 #include "jid.h"
 #include "log.h"
+#include "proc.h"
 #include "ns.h"
 #include "stanza.h"
+#include "status.h"
 #include "storage.h"
 #include "timer.h"
 #include "xml.h"
@@ -89,6 +91,8 @@ struct sm_conf {
 	struct sb_arena		 arena;
 	const char		*path;
 	int			 log_level;
+	const char		*status_path;	/* NULL: no status file */
+	int64_t			 status_ms;
 
 	const char		*name;		/* our link name: sm1 */
 	const char		*secret;
@@ -124,6 +128,8 @@ struct sm_domain *sm_conf_domain(const struct sm_conf *conf, const char *s, size
 
 struct sm {
 	uv_loop_t		*loop;
+	struct sb_proc		 proc;		/* command line, signals, readiness */
+	struct sb_status	*status;	/* NULL: no status file */
 	struct sm_conf		*conf;
 	const char		*conf_path;
 	const char		*storage_path;
