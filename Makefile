@@ -7,7 +7,7 @@
 #   make bench      micro-benchmarks (later: the load generator scenarios)
 #   make run        build and start a server for domain localhost
 #   make deps       install missing Debian packages (apt-get, as root)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (docs/OPERATING.md)
 #   make clean
 #
 # Flags come from pkg-config through $(BUILD)/config.mk, which is made by
@@ -15,6 +15,14 @@
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+# Where make install puts things. The configuration's data, run and log
+# directories are written into the installed etc/*.xml as their defaults.
+SBINDIR       ?= $(PREFIX)/sbin
+SYSCONFDIR    ?= $(PREFIX)/etc
+DATAROOTDIR   ?= $(PREFIX)/share
+LOCALSTATEDIR ?= /var
+RUNSTATEDIR   ?= /run
+SYSTEMDDIR    ?= $(PREFIX)/lib/systemd/system
 .DEFAULT_GOAL := all
 .SECONDARY:
 DESTDIR  ?=
@@ -31,7 +39,7 @@ OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined
 SAN_LDFLAGS := -fsanitize=address,undefined
 endif
-CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -I. -Ilib -Istorage -It $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -I. -Ilib -Istorage -It -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lunistring $(LDLIBS)
 
 # --- configuration: deps checked and installed, pkg-config flags captured ---
@@ -50,6 +58,14 @@ $(BUILD)/config.mk: tools/deps.sh
 	@tools/deps.sh --check >/dev/null || tools/deps.sh
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@.tmp && mv $@.tmp $@
+
+# $(BUILD)/paths.h: where the programs look for their files by default
+# (SYSCONFDIR). Rewritten only when it changes, so a make install with
+# another PREFIX rebuilds what uses it, and nothing else.
+PATHS_H := $(BUILD)/paths.h
+$(shell mkdir -p $(BUILD) && \
+  printf '/* made by the Makefile */\n#define SB_SYSCONFDIR "%s"\n' '$(SYSCONFDIR)' >$(PATHS_H).tmp && \
+  { cmp -s $(PATHS_H).tmp $(PATHS_H) && rm -f $(PATHS_H).tmp || mv -f $(PATHS_H).tmp $(PATHS_H); })
 
 # --- sources ---
 LIB_SRC   := $(sort $(wildcard lib/*.c))
@@ -195,19 +211,44 @@ bench: all
 	else echo "PostgreSQL not available: skipped"; rm -rf $$d; fi
 
 # --- running ---
+# make run: the configuration in etc/ as it is, the data in ./var: sbctl
+# setup makes what is missing (component secret, self-signed certificate,
+# database), then the supervisor runs every process in the foreground.
 run: all
-	@sh tools/run.sh $(BUILD)
+	@$(BUILD)/sbctl -c etc/switchboard.xml setup
+	@echo "make run: accounts: $(BUILD)/sbctl -c etc/switchboard.xml adduser alice@localhost"
+	@echo "make run: clients connect to localhost port 5222 (STARTTLS) or 5223 (TLS); Ctrl-C stops"
+	@exec $(BUILD)/sbctl -c etc/switchboard.xml start --foreground
 
 deps:
 	tools/deps.sh
 
+# make install: programs, configuration (kept when already there: the new
+# one lands beside it as NAME.dist), systemd units, schema files, docs.
+CONFDIR  := $(SYSCONFDIR)/switchboard
+DATADIR  := $(LOCALSTATEDIR)/lib/switchboard
+SUBST    := sed -e 's|$${SB_DATA_DIR:-../var}|$${SB_DATA_DIR:-$(DATADIR)}|g' \
+	        -e 's|$${SB_RUN_DIR:-../var/run}|$${SB_RUN_DIR:-$(RUNSTATEDIR)/switchboard}|g' \
+	        -e 's|$${SB_LOG_DIR:-../var/log}|$${SB_LOG_DIR:-$(LOCALSTATEDIR)/log/switchboard}|g' \
+	        -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' \
+	        -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@RUNDIR@|$(RUNSTATEDIR)/switchboard|g' \
+	        -e 's|@LOGDIR@|$(LOCALSTATEDIR)/log/switchboard|g' \
+	        -e 's|@DOCDIR@|$(DATAROOTDIR)/doc/switchboard|g'
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/switchboard $(DESTDIR)$(PREFIX)/share/switchboard
-	$(if $(PROGS),install -d $(DESTDIR)$(PREFIX)/sbin && install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/sbin/)
-	install -d $(DESTDIR)$(PREFIX)/share/switchboard/schema
-	cp -r storage/schema/* $(DESTDIR)$(PREFIX)/share/switchboard/schema/
-	install -d $(DESTDIR)$(PREFIX)/etc/switchboard
-	$(if $(wildcard etc/*.xml),install -m 644 $(wildcard etc/*.xml) $(DESTDIR)$(PREFIX)/etc/switchboard/)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(SYSTEMDDIR) \
+	  $(DESTDIR)$(DATAROOTDIR)/switchboard/schema $(DESTDIR)$(DATAROOTDIR)/doc/switchboard
+	install -m 755 $(PROGS) $(DESTDIR)$(SBINDIR)/
+	@set -e; for f in etc/*.xml; do \
+	  b=$$(basename $$f); t=$(DESTDIR)$(CONFDIR)/$$b; \
+	  if [ -e $$t ]; then t=$$t.dist; echo "install: $(CONFDIR)/$$b exists: the new one is $$b.dist"; fi; \
+	  $(SUBST) $$f >$$t.tmp && chmod 644 $$t.tmp && mv $$t.tmp $$t; \
+	done
+	@set -e; for f in etc/systemd/*; do \
+	  $(SUBST) $$f >$(DESTDIR)$(SYSTEMDDIR)/$$(basename $$f); \
+	  chmod 644 $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$f); \
+	done
+	cp -r storage/schema/. $(DESTDIR)$(DATAROOTDIR)/switchboard/schema/
+	install -m 644 README.md docs/*.md $(DESTDIR)$(DATAROOTDIR)/doc/switchboard/
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -505,6 +505,7 @@ session_link_up(struct sb_complink *l, void *arg)
 	log_notice("router link up as %s", sb_complink_name(l));
 	/* Serving from now on: tell systemd or sbctl (once). */
 	sb_proc_ready(&c2s->proc);
+	sb_status_write(c2s->status);
 }
 
 void

@@ -29,9 +29,7 @@
 
 #include <uv.h>
 
-#ifndef SB_SYSCONFDIR
-#define SB_SYSCONFDIR	"/usr/local/etc"
-#endif
+#include "paths.h"	/* SB_SYSCONFDIR, from the Makefile */
 
 #define SB_PROC_SHARED	0x01	/* takes -s switchboard.xml */
 

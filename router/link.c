@@ -495,6 +495,7 @@ handshake(struct link *l, struct sb_xml_node *st)
 	if (l->internal)
 		announce_snapshot(l->r, l);
 	link_bind(l, n);
+	sb_status_write(l->r->status);	/* sbctl status sees it now, not at the next tick */
 }
 
 static void
@@ -627,6 +628,7 @@ gone(struct link *l, const char *why)
 	free(l->names);
 	free(l->name);
 	free(l);
+	sb_status_write(r->status);
 }
 
 static void

@@ -63,6 +63,7 @@ link_up(struct sb_complink *l, void *arg)
 	log_notice("router link up: the default route for remote domains");
 	/* Serving from now on: tell systemd or sbctl (once). */
 	sb_proc_ready(&s2s->proc);
+	sb_status_write(s2s->status);
 }
 
 void

@@ -227,6 +227,7 @@ sm_link_up(struct sb_complink *l, void *arg)
 	log_notice("router link up as %s", sb_complink_name(l));
 	/* Serving from now on: tell systemd or sbctl (once). */
 	sb_proc_ready(&sm->proc);
+	sb_status_write(sm->status);
 }
 
 static int

@@ -3,8 +3,10 @@
  * the usage text, and the set-up every verb shares (configuration, store,
  * schema check) done once here from the verb's flags.
  *
- * Verbs live in db.c (schema), accounts.c and batch.c (accounts); later
- * ones (start, stop, status, component) are more lines in the table.
+ * Verbs live in db.c (schema), accounts.c and batch.c (accounts),
+ * setup.c (first run), control.c (start, stop, restart, reload, status;
+ * supervise.c is the supervisor itself) and component.c (the router's
+ * external components).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -44,6 +46,26 @@ static const struct verb verbs[] = {
 	    "set a new password (asks for it)" },
 	{ "users", NULL, 0, 1, VERB_STORE | VERB_SCHEMA, sbctl_users, "[DOMAIN]",
 	    "list accounts, one bare JID per line" },
+	{ "setup", NULL, 0, 0, VERB_STORE | VERB_CREATE | VERB_LAUNCHER, sbctl_setup, "",
+	    "make what is missing: secret, self-signed certificates, database" },
+	{ "start", "--foreground", 0, 0, VERB_LAUNCHER | VERB_ENV, sbctl_start_foreground, "",
+	    "start and supervise every process here, output to the terminal" },
+	{ "start", NULL, 0, 0, VERB_LAUNCHER | VERB_ENV, sbctl_start, "",
+	    "start and supervise every process in the background" },
+	{ "stop", NULL, 0, 0, VERB_LAUNCHER, sbctl_stop, "",
+	    "stop the supervisor and every process" },
+	{ "restart", NULL, 0, 0, VERB_LAUNCHER | VERB_ENV, sbctl_restart, "",
+	    "stop, then start in the background" },
+	{ "reload", NULL, 0, 0, VERB_LAUNCHER, sbctl_reload, "",
+	    "every process reads its configuration again (SIGHUP)" },
+	{ "status", NULL, 0, 0, VERB_LAUNCHER, sbctl_status, "",
+	    "each process: pid, uptime, restarts, counters" },
+	{ "component", "add", 1, 2, VERB_LAUNCHER, sbctl_component_add, "NAME [SECRET]",
+	    "let an external component connect (prints the secret)" },
+	{ "component", "del", 1, 1, VERB_LAUNCHER, sbctl_component_del, "NAME",
+	    "remove an external component added with component add" },
+	{ "component", "list", 0, 0, VERB_LAUNCHER, sbctl_component_list, "",
+	    "list the router's components" },
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -138,6 +160,14 @@ verb_run(struct sbctl *ctx, const struct verb *v, const char *config, int argc, 
 	if ((v->flags & VERB_STORE) && sbctl_store_open(ctx, v->flags) == -1)
 		return SBCTL_FAIL;
 	if ((v->flags & VERB_SCHEMA) && sbctl_schema_check(ctx) == -1)
+		return SBCTL_FAIL;
+	if ((v->flags & VERB_LAUNCHER) && sbctl_launcher_load(ctx) == -1)
+		return SBCTL_FAIL;
+	if ((v->flags & VERB_ENV) && sbctl_env_require(ctx) == -1)
+		return SBCTL_FAIL;
+	/* Other launcher verbs read the processes' files, which may use its variables. */
+	if ((v->flags & (VERB_LAUNCHER | VERB_ENV)) == VERB_LAUNCHER &&
+	    sbctl_env_load(ctx, ctx->launcher.env_path) == -1)
 		return SBCTL_FAIL;
 	/* From here on, messages say which verb speaks ("db init: ..."). */
 	ctx->verb = verb_label(v, name, sizeof(name));

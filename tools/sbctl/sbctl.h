@@ -30,9 +30,40 @@
 struct sb_config;
 
 /* Where sbctl looks for switchboard.xml when neither -c nor SB_CONFIG says. */
-#ifndef SB_SYSCONFDIR
-#define SB_SYSCONFDIR	"/usr/local/etc"
-#endif
+#include "paths.h"	/* SB_SYSCONFDIR, from the Makefile */
+
+/* --- launcher.c: the <launcher> section of switchboard.xml --- */
+
+#define SBCTL_MAX_PROCS		64
+#define SBCTL_PROC_NAME		32
+
+/* A server program: sb-NAME; shared: it takes -s switchboard.xml. */
+struct sbctl_program {
+	const char	*name;
+	int		 shared;
+};
+
+/* One process the launcher runs. */
+struct sbctl_proc {
+	char				 name[SBCTL_PROC_NAME];	/* "c2s", "c2s2" */
+	const struct sbctl_program	*prog;
+	char				*config;		/* absolute */
+};
+
+struct sbctl_launcher {
+	int			 loaded;
+	char			*switchboard;	/* switchboard.xml, absolute */
+	char			*env_path;	/* KEY=VALUE lines for every process */
+	char			*run_dir;	/* pid file, status files */
+	char			*log_path;	/* the output of a background start */
+	char			*bindir;	/* where sb-* are: beside sbctl */
+	char			 pid_path[4096];
+	int64_t			 restart_min_ms, restart_max_ms;
+	int64_t			 start_ms;	/* to become ready */
+	int64_t			 stop_ms;	/* to exit after SIGTERM, then SIGKILL */
+	struct sbctl_proc	 procs[SBCTL_MAX_PROCS];
+	size_t			 nprocs;
+};
 
 struct sbctl {
 	const char		*verb;		/* "adduser": the prefix of messages */
@@ -44,6 +75,7 @@ struct sbctl {
 	uv_loop_t		 loop;
 	int			 loop_open;
 	struct sb_store		*st;
+	struct sbctl_launcher	 launcher;
 };
 
 /* Verb flags: what main() prepares before calling the verb. */
@@ -51,6 +83,8 @@ struct sbctl {
 #define VERB_CREATE	0x02	/* the database may be created (db init, db migrate) */
 #define VERB_SCHEMA	0x04	/* the schema must be current (account verbs) */
 #define VERB_ABSENT_OK	0x08	/* a missing SQLite file is an answer, not an error */
+#define VERB_LAUNCHER	0x10	/* the <launcher> section, and its environment file if any */
+#define VERB_ENV	0x20	/* the environment file must exist */
 
 typedef int sbctl_verb_fn(struct sbctl *ctx, int argc, char **argv);
 
@@ -123,6 +157,21 @@ int	 sbctl_secrets_make(struct sbctl_secrets *s, const char *prepared, size_t le
 /* The eight secret values in the order ACCOUNT_CREATE / _SET_SECRETS take them. */
 void	 sbctl_secrets_params(const struct sbctl_secrets *s, struct sb_db_value out[8]);
 
+/* --- launcher.c --- */
+
+const struct sbctl_program *sbctl_program_find(const char *name);
+/* The <launcher> section (defaults without one): 0, or -1 after a message. */
+int	 sbctl_launcher_load(struct sbctl *ctx);
+void	 sbctl_launcher_free(struct sbctl_launcher *L);
+/* path made absolute and without . and .. (lexically), allocated. */
+char	*sbctl_path_clean(const char *path);
+/* BINDIR/sb-PROGRAM, allocated. */
+char	*sbctl_proc_binary(const struct sbctl_launcher *L, const struct sbctl_proc *p);
+/* KEY=VALUE lines into the environment: 0, 1 when the file is absent, -1 after a message. */
+int	 sbctl_env_load(struct sbctl *ctx, const char *path);
+/* The launcher's environment file, which must exist: 0, or -1 after a message. */
+int	 sbctl_env_require(struct sbctl *ctx);
+
 /* --- prompt.c --- */
 
 /*
@@ -136,5 +185,23 @@ int	 sbctl_prompt_password(const struct sbctl *ctx, const char *who, char *out, 
 
 sbctl_verb_fn	sbctl_db_init, sbctl_db_migrate, sbctl_db_version;
 sbctl_verb_fn	sbctl_adduser, sbctl_adduser_batch, sbctl_deluser, sbctl_passwd, sbctl_users;
+sbctl_verb_fn	sbctl_setup;
+sbctl_verb_fn	sbctl_start, sbctl_start_foreground, sbctl_stop, sbctl_restart, sbctl_reload,
+		sbctl_status;
+sbctl_verb_fn	sbctl_component_add, sbctl_component_del, sbctl_component_list;
+
+/* --- control.c --- */
+
+/* mkdir -p path: 0, or -1 after a message. */
+int	 sbctl_mkdirs(const struct sbctl *ctx, const char *path, unsigned mode);
+
+/* --- supervise.c --- */
+
+/*
+ * Run the launcher's processes until stopped; report_fd, when not -1,
+ * gets "ok\n" once all are ready or "fail REASON\n" (then it is closed).
+ * Returns the exit code.
+ */
+int	 sbctl_supervise(struct sbctl *ctx, int report_fd);
 
 #endif

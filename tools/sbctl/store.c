@@ -160,6 +160,7 @@ sbctl_cleanup(struct sbctl *ctx)
 	if (ctx->conf_loaded)
 		sb_store_conf_free(&ctx->conf);
 	ctx->conf_loaded = 0;
+	sbctl_launcher_free(&ctx->launcher);
 	sb_config_free(ctx->cfg);
 	ctx->cfg = NULL;
 }
