@@ -8,7 +8,8 @@
 #   second start is refused; status shows each process and its counters;
 #   a client logs in; sm killed with SIGKILL is back within seconds (the
 #   client's session ends, it logs in again); the router killed with
-#   SIGKILL is back and every process links to it again; reload passes
+#   SIGKILL is back and every process links to it again; a component
+#   added with `component add` logs in with the printed secret; reload passes
 #   SIGHUP on; stop leaves no process and no pid or status file;
 #   start --foreground prefixes each process's lines and stops on SIGINT;
 #   a port in use, a typo in a file, a missing secret and a missing
@@ -211,6 +212,38 @@ def main():
        and rows["c2s"]["restarts"] == "0", "only the router restarted", status()[2])
     c3, pong = run(relogin())
     ok(pong, "after the router restart a client logs in")
+
+    # --- an external component, added while running ---
+    rc, out, err = sbctl("component", "add", "bot.localhost")
+    secret = out.strip().splitlines()[-1] if out.strip() else ""
+    ok(rc == 0 and re.fullmatch(r"[0-9a-f]{48}", secret), "component add prints a secret",
+       out + err)
+    comp = subprocess.Popen(["/usr/bin/python3", os.path.join(H.SRC, "t/lib/component_slix.py"),
+                             "--jid", "bot.localhost", "--secret", secret,
+                             "--port", str(PORTS[5347])],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    online = False
+    end = time.time() + 15
+    while time.time() < end:
+        line = comp.stdout.readline()
+        if not line or '"online"' in line:
+            online = bool(line)
+            break
+    ok(online, "a slixmpp component logs in with the printed secret")
+    c3.send("<message to='bot.localhost' id='e1'><body>hi</body>"
+            "<payload xmlns='urn:switchboard:test' echo='yes'/></message>")
+    try:
+        echo = run(c3.expect(lambda st: S.tag(st) == "message"
+                             and st.get("from") == "bot.localhost"))
+    except Exception:
+        echo = None
+    ok(echo is not None, "a client's message reaches the component and its answer comes back")
+    comp.stdin.write('{"cmd": "quit"}\n')
+    comp.stdin.flush()
+    try:
+        comp.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        comp.kill()
     for cl in (c, c2, c3):
         if cl is not None:
             try:

@@ -46,7 +46,7 @@
 #define SECRET_BYTES	24			/* a generated secret: 48 hex digits */
 #define SECRET_HEX	(2 * SECRET_BYTES + 1)
 #define SECRET_MAX	1023			/* bytes of a secret given by the admin */
-#define STATUS_MAX	(4 * 1024 * 1024)	/* a status file larger than this is not one */
+#define STATUS_MAX	(4 * 1024 * 1024)	/* read at most this much of a status file */
 
 /* router.xml as loaded now, and the directory sbctl manages beside it. */
 struct comp_router {
@@ -150,7 +150,8 @@ comp_find(const struct sbctl *ctx, const struct comp_router *r, const char *name
 	char got[SB_JID_PART_BUFSIZE];
 
 	*found = NULL;
-	for (c = sb_config_child(root, "component"); c != NULL; c = sb_config_next(c, "component")) {
+	for (c = sb_config_child(root, "component"); c != NULL;
+	    c = sb_config_next(c, "component")) {
 		if (node_name(ctx, c, got) == -1)
 			return -1;
 		if (strcmp(got, name) == 0) {
@@ -186,20 +187,20 @@ same_file(const char *a, const char *b)
 
 /* Where components connect: router.xml's first <listen/>, or the router's default. */
 static int
-listen_addr(const struct sbctl *ctx, const struct comp_router *r, const char **addr, int *port)
+listen_addr(const struct sbctl *ctx, const struct comp_router *r, char *addr, size_t size,
+    int *port)
 {
 	const struct sb_config_node *l = sb_config_child(sb_config_root(r->cfg), "listen");
+	const char *a = "127.0.0.1";
 	char err[1024];
 
-	*addr = "127.0.0.1";
 	*port = 5347;
-	if (l != NULL && (sb_config_get_str(l, "@address", *addr, addr, err, sizeof(err)) == -1 ||
+	if (l != NULL && (sb_config_get_str(l, "@address", a, &a, err, sizeof(err)) == -1 ||
 	    sb_config_get_port(l, "@port", *port, port, err, sizeof(err)) == -1)) {
 		sbctl_err(ctx, "%s", err);
 		return -1;
 	}
-	if (strcmp(*addr, "*") == 0)
-		*addr = "this host";
+	snprintf(addr, size, "%s", strcmp(a, "*") == 0 ? "this host" : a);
 	return 0;
 }
 
@@ -245,7 +246,7 @@ secret_check(const struct sbctl *ctx, const char *s)
 	}
 	for (size_t i = 0; i < len; i++) {
 		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) {
-			/* XML would turn tabs and newlines into spaces; spaces get lost in shells. */
+			/* XML turns tabs and newlines into spaces; shells lose spaces. */
 			sbctl_err(ctx, "the secret has white space or control characters: "
 			    "use printable characters only (or leave it out to get a random one)");
 			return -1;
@@ -290,9 +291,10 @@ attr_append(struct sb_buf *b, const char *s)
 static void
 comp_text(struct sb_buf *b, const char *name, const char *secret)
 {
-	sb_buf_printf(b, "<?xml version='1.0'?>\n"
-	    "<!-- Written by `sbctl component add`; `sbctl component del %s` removes it. -->\n"
-	    "<components>\n  <component name='", name);
+	/* Not the name in the comment: a name may hold "--", which ends XML comments. */
+	sb_buf_append_str(b, "<?xml version='1.0'?>\n"
+	    "<!-- Written by `sbctl component add`; `sbctl component del NAME` removes it. -->\n"
+	    "<components>\n  <component name='");
 	attr_append(b, name);
 	sb_buf_append_str(b, "' secret='");
 	attr_append(b, secret);
@@ -316,8 +318,9 @@ write_all(int fd, const char *p, size_t n)
 }
 
 /*
- * The file holds a secret: 0600. Written by root, it gets router.xml's
- * owner, so a router running as another user can still read it.
+ * The file holds a secret: 0600. Written by root, it gets the owner of
+ * its directory (components.d), so a router running as the user that
+ * directory belongs to can still read it (docs/OPERATING.md).
  */
 static int
 file_protect(int fd, const char *like)
@@ -361,7 +364,7 @@ file_write(const struct sbctl *ctx, const struct comp_router *r, const char *pat
 		free(tmp);
 		return -1;
 	}
-	if (file_protect(fd, r->xml) == -1 ||
+	if (file_protect(fd, r->dir) == -1 ||
 	    write_all(fd, sb_buf_data(text), sb_buf_len(text)) == -1 || fsync(fd) == -1)
 		e = errno;
 	if (close(fd) == -1 && e == 0)
@@ -477,17 +480,17 @@ links_open(const char *text, const char *name)
 	for (const char *p = text; *p != '\0'; p = line_next(p)) {
 		const char *end = line_next(p);
 
-		if (strncmp(p, "link ", 5) == 0 && strncmp(p + 5, name, n) == 0 && p[5 + n] == ' ' &&
-		    memmem(p, (size_t)(end - p), " state=open ", 12) != NULL)
+		if (strncmp(p, "link ", 5) == 0 && strncmp(p + 5, name, n) == 0 &&
+		    p[5 + n] == ' ' && memmem(p, (size_t)(end - p), " state=open ", 12) != NULL)
 			count++;
 	}
 	return count;
 }
 
 /*
- * Tell a running router to read router.xml again, and say on stdout what
- * that means (what is the change's effect now, after). 0, or -1 after a
- * message when the router runs but could not be told.
+ * Tell a running router to read router.xml again, and say on stdout when
+ * the change takes effect (now: what it means once the router was told).
+ * 0, or -1 after a message when the router runs but could not be told.
  */
 static int
 router_reload(const struct sbctl *ctx, const struct comp_router *r, const char *now)
@@ -533,8 +536,8 @@ name_free(const struct sbctl *ctx, const struct comp_router *r, const char *name
 		return -1;
 	if (n != NULL) {
 		sbctl_err(ctx, "%s is already %s at %s:%d%s", name, node_what(n),
-		    sb_config_file(n), sb_config_line(n),
-		    same_file(sb_config_file(n), path) ? " (`sbctl component del` removes it)" : "");
+		    sb_config_file(n), sb_config_line(n), same_file(sb_config_file(n), path) ?
+		    " (`sbctl component del` removes it)" : "");
 		return -1;
 	}
 	if (access(path, F_OK) == 0) {
@@ -576,13 +579,13 @@ sbctl_component_add(struct sbctl *ctx, int argc, char **argv)
 {
 	struct comp_router r = { 0 };
 	struct sb_buf text = SB_BUF_INIT;
-	char name[SB_JID_PART_BUFSIZE], made[SECRET_HEX] = "", *path = NULL;
-	const char *secret = argc > 1 ? argv[1] : made, *addr;
+	char name[SB_JID_PART_BUFSIZE], made[SECRET_HEX] = "", addr[256], *path = NULL;
+	const char *secret = argc > 1 ? argv[1] : made;
 	int port, rc = SBCTL_FAIL;
 
 	if (name_arg(ctx, argv[0], name) == -1 || (argc > 1 && secret_check(ctx, secret) == -1))
 		return SBCTL_FAIL;
-	if (router_open(ctx, &r) == -1 || listen_addr(ctx, &r, &addr, &port) == -1)
+	if (router_open(ctx, &r) == -1 || listen_addr(ctx, &r, addr, sizeof(addr), &port) == -1)
 		goto out;
 	path = comp_path(&r, name);
 	if (name_free(ctx, &r, name, path) == -1 || (argc == 1 && secret_make(ctx, made) == -1))
@@ -614,7 +617,7 @@ sbctl_component_del(struct sbctl *ctx, int argc, char **argv)
 {
 	struct comp_router r = { 0 };
 	const struct sb_config_node *n;
-	char name[SB_JID_PART_BUFSIZE], *path = NULL;
+	char name[SB_JID_PART_BUFSIZE], *path = NULL, *now = NULL;
 	int rc = SBCTL_FAIL;
 
 	if (name_arg(ctx, argv[0], name) == -1)
@@ -638,16 +641,18 @@ sbctl_component_del(struct sbctl *ctx, int argc, char **argv)
 	dir_sync(r.dir);
 	printf("removed component %s (%s)%s\n", name, path,
 	    n == NULL ? "; router.xml did not load it" : "");
-	if (router_load(ctx, &r) == 0 && router_reload(ctx, &r, "new connections as it are "
-	    "refused; a link already up stays until it disconnects") == 0)
+	now = xasprintf("new connections as %s are refused; a link already up stays until it "
+	    "disconnects", name);
+	if (router_load(ctx, &r) == 0 && router_reload(ctx, &r, now) == 0)
 		rc = SBCTL_OK;
 out:
+	free(now);
 	free(path);
 	router_close(&r);
 	return rc;
 }
 
-/* "yes", "yes (2)", "no", or "unknown" when the status file cannot tell. */
+/* "yes", "yes(2)" (links sharing it), "no", or "unknown" when the status file cannot tell. */
 static const char *
 connected(const struct comp_status *st, const char *name, char *buf, size_t size)
 {
@@ -659,7 +664,7 @@ connected(const struct comp_status *st, const char *name, char *buf, size_t size
 		return "no";
 	if (k == 1)
 		return "yes";
-	snprintf(buf, size, "yes (%d)", k);
+	snprintf(buf, size, "yes(%d)", k);
 	return buf;
 }
 
@@ -726,7 +731,8 @@ sbctl_component_list(struct sbctl *ctx, int argc, char **argv)
 		goto out;
 	printf("%-*s  %-8s  %-19s  %-9s  %s\n", w, "NAME", "KIND", "FLAGS", "CONNECTED",
 	    "DEFINED");
-	for (c = sb_config_child(root, "component"); c != NULL; c = sb_config_next(c, "component")) {
+	for (c = sb_config_child(root, "component"); c != NULL;
+	    c = sb_config_next(c, "component")) {
 		if (node_name(ctx, c, name) == -1 ||
 		    comp_describe(ctx, c, &internal, flags, sizeof(flags)) == -1)
 			goto out;
