@@ -16,6 +16,7 @@
  *   register.c  XEP-0077 in-band registration, password change, cancel
  *   iqauth.c    XEP-0078 legacy (non-SASL) login inside TLS
  *   addrs.c     connections per remote address
+ *   reload.c    SIGHUP: c2s.xml again, new certificates, domains, limits
  *   main.c      arguments, store, TLS, listeners, router link, signals, loop
  *
  * The SASL exchange itself is c2s/sasl.c (sasl.h).
@@ -304,6 +305,14 @@ void	 c2s_iq_error(struct client *cl, const char *id, enum sb_stanza_err cond,
 void	 iqauth_feature(struct client *cl, struct sb_buf *b);
 /* A jabber:iq:auth IQ before authentication: 1 when taken, else 0. */
 int	 iqauth_preauth(struct client *cl, struct sb_xml_node *st);
+
+/* --- reload.c --- */
+
+/*
+ * SIGHUP: read c2s.xml again and apply what can change at runtime; on any
+ * error log it and keep the running configuration (reload.c says what).
+ */
+void	 c2s_reload(struct c2s *c2s);
 
 /* --- the process (main.c) --- */
 

@@ -272,7 +272,8 @@ rate_wake(struct sb_deadline *d)
 	struct client *cl = container_of(d, struct client, dl_rate);
 
 	refill(cl);
-	if (cl->tokens < 0)
+	/* A reload may have turned the rate off: nothing to wait for then. */
+	if (cl->tokens < 0 && cl->c2s->conf->rate != 0)
 		rate_check(cl);
 	else
 		client_resume(cl, PAUSE_RATE);

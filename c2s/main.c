@@ -8,7 +8,12 @@
  *                     each session ended, then exit 0
  *   SIGUSR1           log the counters (connections, sessions, logins) and
  *                     write the status file
- *   SIGHUP            nothing yet (a restart applies a new configuration)
+ *   SIGHUP            read c2s.xml again (reload.c): certificates for new
+ *                     handshakes, domains (clients of a removed one get
+ *                     <host-gone/>), per-domain options, limits, log level;
+ *                     the router link, listeners and status file wait for a
+ *                     restart; a file or certificate that does not load
+ *                     changes nothing
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +153,7 @@ stop(void *arg)
 static void
 reload(void *arg)
 {
-	log_notice("SIGHUP: c2s does not reload its configuration yet; restart it");
+	c2s_reload(arg);
 }
 
 static void

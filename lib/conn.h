@@ -199,6 +199,15 @@ struct sb_listener *sb_listener_new(uv_loop_t *loop, const char *addr, int port,
 int	 sb_listener_port(const struct sb_listener *l);
 /* "127.0.0.1:5222", "[::]:5223", "*:5222" */
 const char *sb_listener_name(const struct sb_listener *l);
+/*
+ * A reload with renewed certificates: every direct TLS listener of loop
+ * that holds old holds tls from now on (a reference each, old's dropped);
+ * connections accepted before keep the context they started with. Returns
+ * how many listeners changed. Lets a process swap contexts without
+ * keeping its listeners.
+ */
+int	 sb_listener_replace_tls(uv_loop_t *loop, struct sb_tls_ctx *old,
+	     struct sb_tls_ctx *tls);
 /* Stop listening; the memory goes with the close callback. */
 void	 sb_listener_free(struct sb_listener *l);
 void	 sb_listener_close_all(uv_loop_t *loop);

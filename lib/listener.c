@@ -180,6 +180,36 @@ sb_listener_name(const struct sb_listener *l)
 	return l->name;
 }
 
+struct replace_tls {
+	struct sb_tls_ctx	*old, *tls;
+	int			 n;
+};
+
+static void
+replace_walk(uv_handle_t *h, void *arg)
+{
+	struct sb_listener *l = (struct sb_listener *)h;
+	struct replace_tls *r = arg;
+
+	if (h->data != &listener_tag || l->tls != r->old || uv_is_closing(h))
+		return;
+	sb_tls_ctx_ref(r->tls);
+	sb_tls_ctx_unref(l->tls);
+	l->tls = r->tls;
+	r->n++;
+}
+
+int
+sb_listener_replace_tls(uv_loop_t *loop, struct sb_tls_ctx *old, struct sb_tls_ctx *tls)
+{
+	struct replace_tls r = { old, tls, 0 };
+
+	if (old == NULL || tls == NULL)
+		return 0;
+	uv_walk(loop, replace_walk, &r);
+	return r.n;
+}
+
 void
 sb_listener_free(struct sb_listener *l)
 {

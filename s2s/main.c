@@ -9,7 +9,12 @@
  *   SIGINT, SIGTERM   every stream gets <system-shutdown/>, queued stanzas
  *                     are bounced, then exit 0
  *   SIGUSR1           log the counters and write the status file
- *   SIGHUP            nothing yet (a restart applies a new configuration)
+ *   SIGHUP            read s2s.xml again (reload.c): certificates, trust,
+ *                     domains, policies, static hosts, DNS, dialback secret,
+ *                     limits, log level for new streams; established streams
+ *                     go on; the router link, listeners and status file wait
+ *                     for a restart; a file, certificate, trust file or DNS
+ *                     setting that does not load changes nothing
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +170,7 @@ stop(void *arg)
 static void
 reload(void *arg)
 {
-	log_notice("SIGHUP: s2s does not reload its configuration yet; restart it");
+	s2s_reload(arg);
 }
 
 static void

@@ -144,6 +144,20 @@ out_start(struct s2s *s2s, struct s2s_stream *st)
 }
 
 void
+out_requery(struct s2s_stream *st)
+{
+	if (st->query == NULL)
+		return;
+	sb_resolve_cancel(st->query);
+	st->query = sb_resolve_xmpp_server(st->s2s->resolver, route_remote_ascii(st->route), 5269,
+	    resolved, st);
+	if (st->query == NULL) {
+		stream_why(st, "DNS: the query could not be started");
+		give_up(st);
+	}
+}
+
+void
 out_connected(struct s2s_stream *st)
 {
 	stream_log(st, SB_LOG_DEBUG, "connected");

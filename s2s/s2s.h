@@ -17,6 +17,8 @@
  *               dialback requests, the checks on every stanza's addresses
  *   dialback.c  XEP-0220 with XEP-0185 keys: our keys, verifying the
  *               keys of others, answering verification requests
+ *   reload.c    SIGHUP: s2s.xml again, new certificates, trust, policies,
+ *               static hosts, DNS, limits, dialback secret
  *   main.c      arguments, TLS contexts, listeners, resolver, link, loop
  *
  * Domain names are kept in their canonical JID form (lower case,
@@ -172,6 +174,14 @@ struct s2s {
 	struct s2s_counters	 n;
 	int			 stopping;
 };
+
+/* --- reload.c --- */
+
+/*
+ * SIGHUP: read s2s.xml again and apply what can change at runtime; on any
+ * error log it and keep the running configuration (reload.c says what).
+ */
+void	 s2s_reload(struct s2s *s2s);
 
 /* --- link.c --- */
 
@@ -350,6 +360,12 @@ void	 in_pair_result(struct s2s_stream *st, const char *remote, const char *loca
 /* --- out.c --- */
 
 void	 out_start(struct s2s *s2s, struct s2s_stream *st);
+/*
+ * A reload replaced s2s->resolver: a DNS query under way is asked again
+ * there (the old resolver drops its queries). The stream may go (a query
+ * that cannot start fails its route).
+ */
+void	 out_requery(struct s2s_stream *st);
 void	 out_header(struct s2s_stream *st, const struct sb_xml_node *hdr, const char *content_ns);
 void	 out_element(struct s2s_stream *st, struct sb_xml_node *el);
 void	 out_connected(struct s2s_stream *st);

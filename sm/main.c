@@ -7,7 +7,10 @@
  *   SIGINT, SIGTERM   every session ends (contacts get unavailable, c2s is
  *                     told <system-shutdown/>), then exit 0
  *   SIGUSR1           log the counters and write the status file
- *   SIGHUP            nothing yet (a restart applies a new configuration)
+ *   SIGHUP            read sm.xml again (reload.c): limits, version, contact
+ *                     addresses, log level at once; domains, the router link
+ *                     and the status file wait for a restart; a file that
+ *                     does not load changes nothing
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +101,7 @@ stop(void *arg)
 static void
 reload(void *arg)
 {
-	log_notice("SIGHUP: sm does not reload its configuration yet; restart it");
+	sm_reload(arg);
 }
 
 static void

@@ -28,6 +28,7 @@
  * Files:
  *   main.c      arguments, config, store, router link, signals, loop
  *   config.c    sm.xml
+ *   reload.c    SIGHUP: sm.xml again (limits, version, contacts, log level)
  *   link.c      the router link: envelopes in, session commands, announces
  *   users.c     the user table, loading, the job queues, idle eviction
  *   sessions.c  start / end / replaced / delete with c2s
@@ -123,6 +124,14 @@ struct sm_conf *sm_conf_load(const char *path, char *err, size_t errlen);
 void	 sm_conf_free(struct sm_conf *conf);
 /* The served domain named by len bytes of s (canonical), or NULL. */
 struct sm_domain *sm_conf_domain(const struct sm_conf *conf, const char *s, size_t len);
+
+/* --- reload.c --- */
+
+/*
+ * SIGHUP: read sm.xml again and apply what can change at runtime; on an
+ * error log it and keep the running configuration (reload.c says what).
+ */
+void	 sm_reload(struct sm *sm);
 
 /* --- the process --- */
 

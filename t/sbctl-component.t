@@ -39,10 +39,13 @@ import time
 import traceback
 import xml.etree.ElementTree as ET
 
-SRC = os.environ.get("SB_SRC") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("SB_BUILD") or os.path.join(SRC, "build")
-SBCTL = os.path.join(BUILD, "sbctl")
-ROUTER = os.path.join(BUILD, "sb-router")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import c2s_harness as H  # noqa: E402
+from c2s_harness import ok, free_port  # noqa: E402
+
+SRC = H.SRC
+SBCTL = H.SBCTL
+ROUTER = H.ROUTER
 PY = "/usr/bin/python3"
 SLIX = os.path.join(SRC, "t", "lib", "component_slix.py")
 WATCHDOG = 60          # seconds for the whole test
@@ -51,22 +54,6 @@ NS_ACCEPT = "jabber:component:accept"
 NS_STREAMS = "http://etherx.jabber.org/streams"
 NS_STREAM_ERR = "urn:ietf:params:xml:ns:xmpp-streams"
 HEX48 = re.compile(r"^[0-9a-f]{48}$")
-
-ntests = 0
-nfailed = 0
-
-
-def ok(cond, name, diag=None):
-    global ntests, nfailed
-    ntests += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", ntests, name), flush=True)
-    if not cond:
-        nfailed += 1
-        if diag is not None:
-            for line in str(diag() if callable(diag) else diag).splitlines():
-                print("#   " + line, flush=True)
-    return cond
-
 
 for binary in (SBCTL, ROUTER):
     if not os.access(binary, os.X_OK):
@@ -109,14 +96,6 @@ def watchdog():
     print("Bail out! sbctl-component.t took longer than %d s" % WATCHDOG, flush=True)
     kill_all()
     os._exit(1)
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def tail(path, n=8):
@@ -505,5 +484,5 @@ with tempfile.TemporaryDirectory(prefix="sbctl-component.") as tmpdir:
     finally:
         kill_all()
 timer.cancel()
-print("1..%d" % ntests)
-sys.exit(1 if nfailed else 0)
+print("1..%d" % H.ntests)
+sys.exit(1 if H.nfailed else 0)

@@ -54,7 +54,8 @@ def ok(cond, desc, diag=None):
         nfailed += 1
     print("%s %d - %s" % ("ok" if cond else "not ok", ntests, desc), flush=True)
     if not cond and diag:
-        for line in str(diag).splitlines():
+        # A callable is asked only when the check failed (logs read late).
+        for line in str(diag() if callable(diag) else diag).splitlines():
             print("# " + line, flush=True)
     return cond
 
