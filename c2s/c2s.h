@@ -16,6 +16,7 @@
  *   register.c  XEP-0077 in-band registration, password change, cancel
  *   iqauth.c    XEP-0078 legacy (non-SASL) login inside TLS
  *   addrs.c     connections per remote address
+ *   certs.c     TLS contexts made from the configuration's domains
  *   reload.c    SIGHUP: c2s.xml again, new certificates, domains, limits
  *   main.c      arguments, store, TLS, listeners, router link, signals, loop
  *
@@ -305,6 +306,16 @@ void	 c2s_iq_error(struct client *cl, const char *id, enum sb_stanza_err cond,
 void	 iqauth_feature(struct client *cl, struct sb_buf *b);
 /* A jabber:iq:auth IQ before authentication: 1 when taken, else 0. */
 int	 iqauth_preauth(struct client *cl, struct sb_xml_node *st);
+
+/* --- certs.c: TLS contexts made from the configuration's domains --- */
+
+/*
+ * A server context holding every domain's certificate (SNI chooses), with
+ * alpn required when the client offers ALPN (NULL: none); or NULL and err
+ * says why.
+ */
+struct sb_tls_ctx *c2s_tls_context(const struct c2s_conf *conf, const char *alpn, char *err,
+	     size_t errlen);
 
 /* --- reload.c --- */
 

@@ -40,22 +40,15 @@ open_store(struct c2s *c2s)
 		fatal("%s", err);
 }
 
-/* One context per TLS policy, each holding every domain's certificate (SNI chooses). */
+/* One context per TLS policy (certs.c); at start-up one that does not load is fatal. */
 static struct sb_tls_ctx *
 tls_context(struct c2s *c2s, const char *alpn)
 {
-	const struct c2s_conf *conf = c2s->conf;
 	struct sb_tls_ctx *ctx;
-	char err[512];
+	char err[1024];
 
-	if ((ctx = sb_tls_ctx_server(conf->tls_priority, err, sizeof(err))) == NULL)
-		fatal("TLS: %s", err);
-	for (size_t i = 0; i < conf->ndomains; i++)
-		if (sb_tls_ctx_add_cert(ctx, conf->domains[i].cert, conf->domains[i].key,
-		    err, sizeof(err)) == -1)
-			fatal("domain %s: %s", conf->domains[i].name, err);
-	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1)
-		fatal("TLS: ALPN '%s' refused", alpn);
+	if ((ctx = c2s_tls_context(c2s->conf, alpn, err, sizeof(err))) == NULL)
+		fatal("%s", err);
 	return ctx;
 }
 

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "c2s.h"
+#include "reload.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -43,30 +44,12 @@ struct c2s_tls_set {
 	size_t			 n;
 };
 
+/* An ALPN change alone is taken: the direct TLS contexts are made anew. */
 static int
-same_str(const char *a, const char *b)
+same_listens(const void *old, const void *conf)
 {
-	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
+	const struct c2s_conf *a = old, *b = conf;
 
-static const char *
-dup_str(struct sb_arena *a, const char *s)
-{
-	return s != NULL ? sb_arena_strdup(a, s) : NULL;
-}
-
-/* Append what to the list of settings that wait for a restart. */
-static void
-note(char *list, size_t size, const char *what)
-{
-	size_t len = strlen(list);
-
-	snprintf(list + len, size - len, "%s%s", len > 0 ? ", " : "", what);
-}
-
-static int
-same_listens(const struct c2s_conf *a, const struct c2s_conf *b)
-{
 	if (a->nlistens != b->nlistens)
 		return 0;
 	for (size_t i = 0; i < a->nlistens; i++)
@@ -78,70 +61,27 @@ same_listens(const struct c2s_conf *a, const struct c2s_conf *b)
 }
 
 static void
-keep_listens(const struct c2s_conf *old, struct c2s_conf *conf)
+keep_listens(const void *running, void *loaded, struct sb_arena *arena)
 {
+	const struct c2s_conf *old = running;
+	struct c2s_conf *conf = loaded;
+
 	conf->nlistens = old->nlistens;
-	conf->listens = sb_arena_zalloc(&conf->arena, old->nlistens * sizeof(*conf->listens));
+	conf->listens = sb_arena_zalloc(arena, old->nlistens * sizeof(*conf->listens));
 	for (size_t i = 0; i < old->nlistens; i++) {
 		conf->listens[i] = old->listens[i];
-		conf->listens[i].address = dup_str(&conf->arena, old->listens[i].address);
-		conf->listens[i].alpn = dup_str(&conf->arena, old->listens[i].alpn);
+		conf->listens[i].address = sb_arena_strdup(arena, old->listens[i].address);
+		if (old->listens[i].alpn != NULL)
+			conf->listens[i].alpn = sb_arena_strdup(arena, old->listens[i].alpn);
 	}
 }
 
-/*
- * The settings a running process cannot change: conf gets the running
- * values (copied into its arena), and their names go to list.
- */
-static void
-keep_running(const struct c2s_conf *old, struct c2s_conf *conf, char *list, size_t size)
-{
-	if (!same_str(old->router_addr, conf->router_addr) ||
-	    old->router_port != conf->router_port || !same_str(old->name, conf->name) ||
-	    !same_str(old->secret, conf->secret)) {
-		note(list, size, "<router>");
-		conf->router_addr = dup_str(&conf->arena, old->router_addr);
-		conf->router_port = old->router_port;
-		conf->name = dup_str(&conf->arena, old->name);
-		conf->secret = dup_str(&conf->arena, old->secret);
-	}
-	/* An ALPN change alone is taken: the direct TLS contexts are made anew. */
-	if (!same_listens(old, conf)) {
-		note(list, size, "<listen>");
-		keep_listens(old, conf);
-	}
-	if (!same_str(old->status_path, conf->status_path) || old->status_ms != conf->status_ms) {
-		note(list, size, "<status>");
-		conf->status_path = dup_str(&conf->arena, old->status_path);
-		conf->status_ms = old->status_ms;
-	}
-}
-
-/* A server context with every domain's certificate (SNI chooses), as main.c makes them. */
-static struct sb_tls_ctx *
-tls_context(const struct c2s_conf *conf, const char *alpn, char *err, size_t errlen)
-{
-	struct sb_tls_ctx *ctx;
-	char why[512];
-
-	if ((ctx = sb_tls_ctx_server(conf->tls_priority, why, sizeof(why))) == NULL) {
-		snprintf(err, errlen, "TLS: %s", why);
-		return NULL;
-	}
-	for (size_t i = 0; i < conf->ndomains; i++)
-		if (sb_tls_ctx_add_cert(ctx, conf->domains[i].cert, conf->domains[i].key,
-		    why, sizeof(why)) == -1) {
-			snprintf(err, errlen, "domain %s: %s", conf->domains[i].name, why);
-			sb_tls_ctx_unref(ctx);
-			return NULL;
-		}
-	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1) {
-		snprintf(err, errlen, "TLS: ALPN '%s' refused", alpn);
-		sb_tls_ctx_unref(ctx);
-		return NULL;
-	}
-	return ctx;
-}
+/* What a running c2s cannot change: a new configuration gets the running values. */
+static const struct sb_keep restart_only[] = {
+	SB_KEEP_ROUTER(struct c2s_conf),
+	SB_KEEP_FN("<listen>", same_listens, keep_listens),
+	SB_KEEP_STATUS(struct c2s_conf),
+};
 
 static void
 tls_set_free(struct c2s_tls_set *set)
@@ -158,11 +98,11 @@ tls_set_make(const struct c2s_conf *conf, struct c2s_tls_set *set, char *err, si
 {
 	*set = (struct c2s_tls_set){ .n = conf->nlistens };
 	set->direct = xcalloc(conf->nlistens, sizeof(*set->direct));
-	if ((set->starttls = tls_context(conf, NULL, err, errlen)) == NULL)
+	if ((set->starttls = c2s_tls_context(conf, NULL, err, errlen)) == NULL)
 		goto fail;
 	for (size_t i = 0; i < conf->nlistens; i++)
 		if (conf->listens[i].tls == C2S_LISTEN_DIRECT_TLS &&
-		    (set->direct[i] = tls_context(conf, conf->listens[i].alpn, err,
+		    (set->direct[i] = c2s_tls_context(conf, conf->listens[i].alpn, err,
 		    errlen)) == NULL)
 			goto fail;
 	return 0;
@@ -259,7 +199,8 @@ c2s_reload(struct c2s *c2s)
 		log_error("reload: %s; the running configuration stays", err);
 		return;
 	}
-	keep_running(old, conf, restart, sizeof(restart));
+	sb_keep_running(old, conf, &conf->arena, restart_only, SB_KEEP_N(restart_only), restart,
+	    sizeof(restart));
 	if (tls_set_make(conf, &set, err, sizeof(err)) == -1) {
 		log_error("reload: %s; the running configuration stays", err);
 		c2s_conf_free(conf);

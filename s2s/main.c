@@ -25,64 +25,21 @@
 #include "config.h"
 #include "s2s.h"
 #include "timer.h"
-#include "xmalloc.h"
 
 #define TICK_MS		1000
 
-static struct sb_tls_ctx *
-server_context(struct s2s *s2s, const char *alpn)
-{
-	const struct s2s_conf *conf = s2s->conf;
-	struct sb_tls_ctx *ctx;
-	char err[512];
-
-	if ((ctx = sb_tls_ctx_server(conf->tls_priority, err, sizeof(err))) == NULL)
-		fatal("TLS: %s", err);
-	for (size_t i = 0; i < conf->ndomains; i++)
-		if (sb_tls_ctx_add_cert(ctx, conf->domains[i].cert, conf->domains[i].key,
-		    err, sizeof(err)) == -1)
-			fatal("domain %s: %s", conf->domains[i].name, err);
-	/* Peers authenticate with their certificates (SASL EXTERNAL). */
-	if (sb_tls_ctx_set_trust(ctx, conf->ca_file, err, sizeof(err)) == -1)
-		fatal("TLS trust: %s", err);
-	sb_tls_ctx_request_client_cert(ctx, 1);
-	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1)
-		fatal("TLS: ALPN '%s' refused", alpn);
-	return ctx;
-}
-
-static struct sb_tls_ctx *
-client_context(struct s2s *s2s, const struct s2s_domain *d, const char *alpn)
-{
-	const struct s2s_conf *conf = s2s->conf;
-	struct sb_tls_ctx *ctx;
-	char err[512];
-
-	if ((ctx = sb_tls_ctx_client(conf->tls_priority, conf->ca_file, err, sizeof(err))) == NULL)
-		fatal("TLS: %s", err);
-	if (d != NULL && sb_tls_ctx_add_cert(ctx, d->cert, d->key, err, sizeof(err)) == -1)
-		fatal("domain %s: %s", d->name, err);
-	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1)
-		fatal("TLS: ALPN '%s' refused", alpn);
-	return ctx;
-}
-
+/* The contexts certs.c makes; at start-up one that does not load is fatal. */
 static void
 tls_contexts(struct s2s *s2s)
 {
 	const struct s2s_conf *conf = s2s->conf;
+	char err[1024];
 
-	s2s->tls_server = server_context(s2s, NULL);
-	s2s->tls_direct = server_context(s2s, "xmpp-server");
-	/* One per domain, and a last one without a certificate for other local names. */
-	s2s->local_tls = xcalloc(conf->ndomains + 1, sizeof(*s2s->local_tls));
-	for (size_t i = 0; i <= conf->ndomains; i++) {
-		const struct s2s_domain *d = i < conf->ndomains ? &conf->domains[i] : NULL;
-
-		s2s->local_tls[i].domain = d;
-		s2s->local_tls[i].starttls = client_context(s2s, d, NULL);
-		s2s->local_tls[i].direct = client_context(s2s, d, "xmpp-server");
-	}
+	if ((s2s->tls_server = s2s_server_context(conf, NULL, err, sizeof(err))) == NULL ||
+	    (s2s->tls_direct = s2s_server_context(conf, "xmpp-server", err,
+	    sizeof(err))) == NULL ||
+	    (s2s->local_tls = s2s_local_tls_new(conf, err, sizeof(err))) == NULL)
+		fatal("%s", err);
 }
 
 static void
@@ -187,11 +144,7 @@ cleanup(struct s2s *s2s)
 {
 	sb_tls_ctx_unref(s2s->tls_server);
 	sb_tls_ctx_unref(s2s->tls_direct);
-	for (size_t i = 0; i <= s2s->conf->ndomains; i++) {
-		sb_tls_ctx_unref(s2s->local_tls[i].starttls);
-		sb_tls_ctx_unref(s2s->local_tls[i].direct);
-	}
-	free(s2s->local_tls);
+	s2s_local_tls_free(s2s->local_tls, s2s->conf->ndomains + 1);
 	names_free(s2s);
 	sb_hmap_free(&s2s->by_id);
 	sb_hmap_free(&s2s->routes);

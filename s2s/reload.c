@@ -30,11 +30,10 @@
  * configuration.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "reload.h"
 #include "s2s.h"
-#include "xmalloc.h"
 
 /* What the reload made, before it is swapped in. */
 struct s2s_made {
@@ -45,29 +44,10 @@ struct s2s_made {
 };
 
 static int
-same_str(const char *a, const char *b)
+same_listens(const void *old, const void *conf)
 {
-	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
+	const struct s2s_conf *a = old, *b = conf;
 
-static const char *
-dup_str(struct sb_arena *a, const char *s)
-{
-	return s != NULL ? sb_arena_strdup(a, s) : NULL;
-}
-
-/* Append what to the list of settings that wait for a restart. */
-static void
-note(char *list, size_t size, const char *what)
-{
-	size_t len = strlen(list);
-
-	snprintf(list + len, size - len, "%s%s", len > 0 ? ", " : "", what);
-}
-
-static int
-same_listens(const struct s2s_conf *a, const struct s2s_conf *b)
-{
 	if (a->nlistens != b->nlistens)
 		return 0;
 	for (size_t i = 0; i < a->nlistens; i++)
@@ -79,138 +59,38 @@ same_listens(const struct s2s_conf *a, const struct s2s_conf *b)
 }
 
 static void
-keep_listens(const struct s2s_conf *old, struct s2s_conf *conf)
+keep_listens(const void *running, void *loaded, struct sb_arena *arena)
 {
+	const struct s2s_conf *old = running;
+	struct s2s_conf *conf = loaded;
+
 	conf->nlistens = old->nlistens;
-	conf->listens = sb_arena_zalloc(&conf->arena, old->nlistens * sizeof(*conf->listens));
+	conf->listens = sb_arena_zalloc(arena, old->nlistens * sizeof(*conf->listens));
 	for (size_t i = 0; i < old->nlistens; i++) {
 		conf->listens[i] = old->listens[i];
-		conf->listens[i].address = dup_str(&conf->arena, old->listens[i].address);
+		conf->listens[i].address = sb_arena_strdup(arena, old->listens[i].address);
 	}
 }
 
 /*
- * The settings a running process cannot change: conf gets the running
- * values (copied into its arena), and their names go to list. The router
- * secret stays too, so a dialback secret derived from it does not move.
+ * What a running s2s cannot change: a new configuration gets the running
+ * values. The router secret stays too, so a dialback secret derived from
+ * it does not move.
  */
-static void
-keep_running(const struct s2s_conf *old, struct s2s_conf *conf, char *list, size_t size)
-{
-	if (!same_str(old->router_addr, conf->router_addr) ||
-	    old->router_port != conf->router_port || !same_str(old->name, conf->name) ||
-	    !same_str(old->secret, conf->secret)) {
-		note(list, size, "<router>");
-		conf->router_addr = dup_str(&conf->arena, old->router_addr);
-		conf->router_port = old->router_port;
-		conf->name = dup_str(&conf->arena, old->name);
-		conf->secret = dup_str(&conf->arena, old->secret);
-	}
-	if (!same_listens(old, conf)) {
-		note(list, size, "<listen>");
-		keep_listens(old, conf);
-	}
-	if (!same_str(old->status_path, conf->status_path) || old->status_ms != conf->status_ms) {
-		note(list, size, "<status>");
-		conf->status_path = dup_str(&conf->arena, old->status_path);
-		conf->status_ms = old->status_ms;
-	}
-}
-
-/* The incoming side: every domain's certificate, trust for SASL EXTERNAL (main.c's). */
-static struct sb_tls_ctx *
-server_context(const struct s2s_conf *conf, const char *alpn, char *err, size_t errlen)
-{
-	struct sb_tls_ctx *ctx;
-	char why[512];
-
-	if ((ctx = sb_tls_ctx_server(conf->tls_priority, why, sizeof(why))) == NULL) {
-		snprintf(err, errlen, "TLS: %s", why);
-		return NULL;
-	}
-	for (size_t i = 0; i < conf->ndomains; i++)
-		if (sb_tls_ctx_add_cert(ctx, conf->domains[i].cert, conf->domains[i].key,
-		    why, sizeof(why)) == -1) {
-			snprintf(err, errlen, "domain %s: %s", conf->domains[i].name, why);
-			goto fail;
-		}
-	if (sb_tls_ctx_set_trust(ctx, conf->ca_file, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "TLS trust: %s", why);
-		goto fail;
-	}
-	sb_tls_ctx_request_client_cert(ctx, 1);
-	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1) {
-		snprintf(err, errlen, "TLS: ALPN '%s' refused", alpn);
-		goto fail;
-	}
-	return ctx;
-fail:
-	sb_tls_ctx_unref(ctx);
-	return NULL;
-}
-
-/* The outgoing side for one local domain (d NULL: no certificate of our own). */
-static struct sb_tls_ctx *
-client_context(const struct s2s_conf *conf, const struct s2s_domain *d, const char *alpn,
-    char *err, size_t errlen)
-{
-	struct sb_tls_ctx *ctx;
-	char why[512];
-
-	if ((ctx = sb_tls_ctx_client(conf->tls_priority, conf->ca_file, why,
-	    sizeof(why))) == NULL) {
-		snprintf(err, errlen, "TLS: %s", why);
-		return NULL;
-	}
-	if (d != NULL && sb_tls_ctx_add_cert(ctx, d->cert, d->key, why, sizeof(why)) == -1) {
-		snprintf(err, errlen, "domain %s: %s", d->name, why);
-		sb_tls_ctx_unref(ctx);
-		return NULL;
-	}
-	if (alpn != NULL && sb_tls_ctx_set_alpn(ctx, alpn) == -1) {
-		snprintf(err, errlen, "TLS: ALPN '%s' refused", alpn);
-		sb_tls_ctx_unref(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-static void
-local_tls_free(struct s2s_local_tls *local, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		sb_tls_ctx_unref(local[i].starttls);
-		sb_tls_ctx_unref(local[i].direct);
-	}
-	free(local);
-}
+static const struct sb_keep restart_only[] = {
+	SB_KEEP_ROUTER(struct s2s_conf),
+	SB_KEEP_FN("<listen>", same_listens, keep_listens),
+	SB_KEEP_STATUS(struct s2s_conf),
+};
 
 static void
 made_free(struct s2s_made *m)
 {
 	sb_tls_ctx_unref(m->server);
 	sb_tls_ctx_unref(m->direct);
-	local_tls_free(m->local, m->nlocal);
+	s2s_local_tls_free(m->local, m->nlocal);
 	if (m->resolver != NULL)
 		sb_resolver_free(m->resolver);
-}
-
-/* One client context pair per domain and an anonymous one, as main.c's tls_contexts(). */
-static int
-make_local_tls(const struct s2s_conf *conf, struct s2s_made *m, char *err, size_t errlen)
-{
-	m->nlocal = conf->ndomains + 1;
-	m->local = xcalloc(m->nlocal, sizeof(*m->local));
-	for (size_t i = 0; i < m->nlocal; i++) {
-		const struct s2s_domain *d = i < conf->ndomains ? &conf->domains[i] : NULL;
-
-		m->local[i].domain = d;
-		if ((m->local[i].starttls = client_context(conf, d, NULL, err, errlen)) == NULL ||
-		    (m->local[i].direct = client_context(conf, d, "xmpp-server", err,
-		    errlen)) == NULL)
-			return -1;
-	}
-	return 0;
 }
 
 /* A new resolver only when the DNS settings changed. */
@@ -225,7 +105,7 @@ make_resolver(struct s2s *s2s, const struct s2s_conf *conf, struct s2s_made *m, 
 	};
 	char why[256];
 
-	if (same_str(old->dns_servers, conf->dns_servers) &&
+	if (sb_keep_same_str(old->dns_servers, conf->dns_servers) &&
 	    old->dns_timeout_ms == conf->dns_timeout_ms)
 		return 0;
 	if ((m->resolver = sb_resolver_new(s2s->loop, &rc, why, sizeof(why))) == NULL) {
@@ -240,10 +120,10 @@ static int
 made_make(struct s2s *s2s, const struct s2s_conf *conf, struct s2s_made *m, char *err,
     size_t errlen)
 {
-	*m = (struct s2s_made){ 0 };
-	if ((m->server = server_context(conf, NULL, err, errlen)) == NULL ||
-	    (m->direct = server_context(conf, "xmpp-server", err, errlen)) == NULL ||
-	    make_local_tls(conf, m, err, errlen) == -1 ||
+	*m = (struct s2s_made){ .nlocal = conf->ndomains + 1 };
+	if ((m->server = s2s_server_context(conf, NULL, err, errlen)) == NULL ||
+	    (m->direct = s2s_server_context(conf, "xmpp-server", err, errlen)) == NULL ||
+	    (m->local = s2s_local_tls_new(conf, err, errlen)) == NULL ||
 	    make_resolver(s2s, conf, m, err, errlen) == -1) {
 		made_free(m);
 		return -1;
@@ -276,7 +156,7 @@ made_swap(struct s2s *s2s, struct s2s_made *m)
 	sb_listener_replace_tls(s2s->loop, s2s->tls_direct, m->direct);
 	sb_tls_ctx_unref(s2s->tls_direct);
 	s2s->tls_direct = m->direct;
-	local_tls_free(s2s->local_tls, s2s->conf->ndomains + 1);
+	s2s_local_tls_free(s2s->local_tls, s2s->conf->ndomains + 1);
 	s2s->local_tls = m->local;
 	if (m->resolver != NULL)
 		swap_resolver(s2s, m->resolver);
@@ -296,7 +176,8 @@ s2s_reload(struct s2s *s2s)
 		log_error("reload: %s; the running configuration stays", err);
 		return;
 	}
-	keep_running(old, conf, restart, sizeof(restart));
+	sb_keep_running(old, conf, &conf->arena, restart_only, SB_KEEP_N(restart_only), restart,
+	    sizeof(restart));
 	if (made_make(s2s, conf, &m, err, sizeof(err)) == -1) {
 		log_error("reload: %s; the running configuration stays", err);
 		s2s_conf_free(conf);

@@ -17,6 +17,7 @@
  *               dialback requests, the checks on every stanza's addresses
  *   dialback.c  XEP-0220 with XEP-0185 keys: our keys, verifying the
  *               keys of others, answering verification requests
+ *   certs.c     TLS contexts made from the configuration's domains
  *   reload.c    SIGHUP: s2s.xml again, new certificates, trust, policies,
  *               static hosts, DNS, limits, dialback secret
  *   main.c      arguments, TLS contexts, listeners, resolver, link, loop
@@ -174,6 +175,24 @@ struct s2s {
 	struct s2s_counters	 n;
 	int			 stopping;
 };
+
+/* --- certs.c: TLS contexts made from the configuration's domains --- */
+
+/*
+ * The incoming side: every domain's certificate (SNI chooses), trust and
+ * a client certificate requested for SASL EXTERNAL, alpn required when
+ * offered (NULL: none); or NULL and err says why.
+ */
+struct sb_tls_ctx *s2s_server_context(const struct s2s_conf *conf, const char *alpn,
+	     char *err, size_t errlen);
+/*
+ * The outgoing side, as s2s->local_tls: a STARTTLS and a direct TLS client
+ * context per domain presenting its certificate, then a pair without one
+ * (ndomains + 1 in all); or NULL and err says why.
+ */
+struct s2s_local_tls *s2s_local_tls_new(const struct s2s_conf *conf, char *err, size_t errlen);
+/* local may be NULL. */
+void	 s2s_local_tls_free(struct s2s_local_tls *local, size_t n);
 
 /* --- reload.c --- */
 

@@ -20,36 +20,16 @@
  * into the new configuration (holders included) and every user is pointed
  * at its entry there before the old configuration is freed.
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "reload.h"
 #include "sm.h"
 
 static int
-same_str(const char *a, const char *b)
+same_domains(const void *old, const void *conf)
 {
-	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
+	const struct sm_conf *a = old, *b = conf;
 
-static const char *
-dup_str(struct sb_arena *a, const char *s)
-{
-	return s != NULL ? sb_arena_strdup(a, s) : NULL;
-}
-
-/* Append what to the list of settings that wait for a restart. */
-static void
-note(char *list, size_t size, const char *what)
-{
-	size_t len = strlen(list);
-
-	snprintf(list + len, size - len, "%s%s", len > 0 ? ", " : "", what);
-}
-
-static int
-same_domains(const struct sm_conf *a, const struct sm_conf *b)
-{
 	if (a->ndomains != b->ndomains)
 		return 0;
 	for (size_t i = 0; i < a->ndomains; i++)
@@ -58,6 +38,17 @@ same_domains(const struct sm_conf *a, const struct sm_conf *b)
 			return 0;
 	return 1;
 }
+
+/*
+ * What a running sm cannot change: a new configuration gets the running
+ * values. The domains are only named here: move_domains() moves them
+ * whether they changed or not, for the holders they carry.
+ */
+static const struct sb_keep restart_only[] = {
+	SB_KEEP_ROUTER(struct sm_conf),
+	SB_KEEP_FN("<domain>", same_domains, NULL),
+	SB_KEEP_STATUS(struct sm_conf),
+};
 
 /* The running domains, with the holders the router announced, move from old to conf. */
 static void
@@ -73,33 +64,6 @@ move_domains(struct sm_conf *old, struct sm_conf *conf)
 		d->holders = NULL;
 		d->holder_hashes = NULL;
 		d->nholders = 0;
-	}
-}
-
-/*
- * The settings a running process cannot change: conf gets the running
- * values (copied into its arena, the domains moved), and their names go
- * to list.
- */
-static void
-keep_running(struct sm_conf *old, struct sm_conf *conf, char *list, size_t size)
-{
-	if (!same_str(old->router_addr, conf->router_addr) ||
-	    old->router_port != conf->router_port || !same_str(old->name, conf->name) ||
-	    !same_str(old->secret, conf->secret)) {
-		note(list, size, "<router>");
-		conf->router_addr = dup_str(&conf->arena, old->router_addr);
-		conf->router_port = old->router_port;
-		conf->name = dup_str(&conf->arena, old->name);
-		conf->secret = dup_str(&conf->arena, old->secret);
-	}
-	if (!same_domains(old, conf))
-		note(list, size, "<domain>");
-	move_domains(old, conf);
-	if (!same_str(old->status_path, conf->status_path) || old->status_ms != conf->status_ms) {
-		note(list, size, "<status>");
-		conf->status_path = dup_str(&conf->arena, old->status_path);
-		conf->status_ms = old->status_ms;
 	}
 }
 
@@ -131,7 +95,9 @@ sm_reload(struct sm *sm)
 		log_error("reload: %s; the running configuration stays", err);
 		return;
 	}
-	keep_running(old, conf, restart, sizeof(restart));
+	sb_keep_running(old, conf, &conf->arena, restart_only, SB_KEEP_N(restart_only), restart,
+	    sizeof(restart));
+	move_domains(old, conf);
 	sb_log_set_level((enum sb_log_level)conf->log_level);
 	if (restart[0] != '\0')
 		log_warn("reload: changes to %s take effect at the next start", restart);
