@@ -165,7 +165,7 @@ sbctl_start_foreground(struct sbctl *ctx, int argc, char **argv)
 {
 	if (start_checks(ctx) == -1)
 		return SBCTL_FAIL;
-	return sbctl_supervise(ctx, -1);
+	return sbctl_supervise(ctx, -1, 0);
 }
 
 /* The detached supervisor: its own session, output to the log file. */
@@ -191,7 +191,7 @@ daemon_child(struct sbctl *ctx, int report_fd)
 		dup2(fd, STDIN_FILENO);
 		close(fd);
 	}
-	rc = sbctl_supervise(ctx, report_fd);
+	rc = sbctl_supervise(ctx, report_fd, 1);
 	sbctl_cleanup(ctx);
 	exit(rc);
 }
@@ -229,7 +229,6 @@ sbctl_start(struct sbctl *ctx, int argc, char **argv)
 		    L->nprocs, (long)pid, L->log_path);
 		return SBCTL_OK;
 	}
-	msg[strcspn(msg, "\0")] = '\0';
 	if (len > 0 && msg[len - 1] == '\n')
 		msg[len - 1] = '\0';
 	if (strncmp(msg, "fail ", 5) == 0)

@@ -200,8 +200,9 @@ int	 sbctl_mkdirs(const struct sbctl *ctx, const char *path, unsigned mode);
 /*
  * Run the launcher's processes until stopped; report_fd, when not -1,
  * gets "ok\n" once all are ready or "fail REASON\n" (then it is closed).
+ * log_file: the output goes to the launcher's log, opened again on SIGHUP.
  * Returns the exit code.
  */
-int	 sbctl_supervise(struct sbctl *ctx, int report_fd);
+int	 sbctl_supervise(struct sbctl *ctx, int report_fd, int log_file);
 
 #endif

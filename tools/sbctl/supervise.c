@@ -10,7 +10,8 @@
  *   SIGINT, SIGTERM   stop: SIGTERM to every process but the router, then
  *                     to the router once they are gone; SIGKILL for one
  *                     that takes longer than <timeouts stop>
- *   SIGHUP, SIGUSR1   passed on to every process (reload, report)
+ *   SIGHUP, SIGUSR1   passed on to every process (reload, report); SIGHUP
+ *                     also opens the log file again (logrotate)
  *
  * It holds a lock on RUN_DIR/sbctl.pid while it runs (one supervisor per
  * configuration) and writes RUN_DIR/sbctl.status (lib/status.h) with one
@@ -79,6 +80,7 @@ struct supervisor {
 	enum sv_state		 state;
 	size_t			 next;		/* while starting: the one being started */
 	int			 report_fd;	/* -1: report to the terminal */
+	int			 log_file;	/* the output goes to the launcher's log file */
 	int			 exit_code;
 	int			 width;		/* of the name column */
 	int			 pid_fd;
@@ -634,6 +636,28 @@ stop_all(struct supervisor *sv)
 	}
 }
 
+/*
+ * In the background the output goes to the log file: SIGHUP opens it
+ * again, so that logrotate can move it away (postrotate: sbctl reload).
+ */
+static void
+reopen_log(struct supervisor *sv)
+{
+	const char *path = sv->ctx->launcher.log_path;
+	int fd;
+
+	if (!sv->log_file)
+		return;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) == -1) {
+		log_warn("cannot open the log %s again: %s; still writing to the old one", path,
+		    strerror(errno));
+		return;
+	}
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -651,6 +675,8 @@ on_signal(uv_signal_t *h, int signum)
 		}
 		break;
 	case SIGHUP:
+		reopen_log(sv);
+		/* FALLTHROUGH */
 	case SIGUSR1:
 		log_notice("%s: passed on to every process", signum == SIGHUP ?
 		    "SIGHUP (reload)" : "SIGUSR1 (report)");
@@ -697,13 +723,13 @@ pid_lock(struct supervisor *sv)
 }
 
 int
-sbctl_supervise(struct sbctl *ctx, int report_fd)
+sbctl_supervise(struct sbctl *ctx, int report_fd, int log_file)
 {
 	static const int signums[4] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
 	struct sbctl_launcher *L = &ctx->launcher;
 	struct supervisor sv = {
 		.ctx = ctx, .loop = uv_default_loop(), .report_fd = report_fd, .pid_fd = -1,
-		.width = 5,
+		.width = 5, .log_file = log_file,
 	};
 	char status_path[4200];
 
