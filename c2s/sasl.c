@@ -226,10 +226,10 @@ c2s_sasl_set_fake_secret(struct c2s_sasl_ctx *ctx, const void *secret, size_t le
 
 static void
 answer(struct c2s_sasl *s, enum c2s_sasl_status status, const char *condition,
-    const char *text)
+    const char *text, int untested)
 {
 	struct c2s_sasl_answer a = {
-		status, sb_buf_data(&s->out), condition, text, s->user,
+		status, sb_buf_data(&s->out), condition, text, s->user, untested,
 	};
 
 	if (status != C2S_SASL_CHALLENGE) {
@@ -251,7 +251,7 @@ void
 c2s_sasl_answer_challenge(struct c2s_sasl *s, const void *data, size_t len)
 {
 	set_data(s, data, len);
-	answer(s, C2S_SASL_CHALLENGE, NULL, NULL);
+	answer(s, C2S_SASL_CHALLENGE, NULL, NULL, 0);
 }
 
 void
@@ -261,7 +261,7 @@ c2s_sasl_answer_success(struct c2s_sasl *s, const void *data, size_t len)
 	if (s->account != NULL)
 		c2s_sasl_tbl_clear(s->ctx->by_account, s->account, uv_now(s->ctx->loop));
 	log_debug("sasl: %s: %s succeeded", s->account, s->mech->name);
-	answer(s, C2S_SASL_SUCCESS, NULL, NULL);
+	answer(s, C2S_SASL_SUCCESS, NULL, NULL, 0);
 }
 
 static int
@@ -286,7 +286,14 @@ c2s_sasl_answer_failure(struct c2s_sasl *s, const char *condition, const char *t
 	if (s->account != NULL && strcmp(condition, "not-authorized") == 0 &&
 	    (s->state == ST_WAIT_FINAL || s->state == ST_HASHING))
 		c2s_sasl_tbl_fail(s->ctx->by_account, s->account, uv_now(s->ctx->loop));
-	answer(s, C2S_SASL_FAILURE, condition, text);
+	answer(s, C2S_SASL_FAILURE, condition, text, 0);
+}
+
+void
+c2s_sasl_answer_untested(struct c2s_sasl *s, const char *condition, const char *text)
+{
+	sb_buf_clear(&s->out);
+	answer(s, C2S_SASL_FAILURE, condition, text, 1);
 }
 
 static void
@@ -577,7 +584,7 @@ void
 c2s_sasl_abort(struct c2s_sasl *s)
 {
 	/* A lookup or hashing in flight finds ST_DONE and answers nothing. */
-	answer(s, C2S_SASL_FAILURE, "aborted", NULL);
+	answer(s, C2S_SASL_FAILURE, "aborted", NULL, 0);
 }
 
 void
@@ -653,7 +660,7 @@ c2s_sasl_throttle_succeeded(struct c2s_sasl_ctx *ctx, const char *addr, const ch
 int
 c2s_sasl_failure_counts(const struct c2s_sasl_answer *a)
 {
-	return a->status == C2S_SASL_FAILURE && a->condition != NULL &&
+	return a->status == C2S_SASL_FAILURE && a->condition != NULL && !a->untested &&
 	    condition_counts(a->condition);
 }
 

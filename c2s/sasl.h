@@ -61,6 +61,8 @@ struct c2s_sasl_answer {
 	const char		*condition;	/* FAILURE: e.g. "not-authorized" */
 	const char		*text;		/* FAILURE: for the log and <text/>, or NULL */
 	const char		*username;	/* SUCCESS: the prepared localpart */
+	int			 untested;	/* FAILURE before any credential was looked
+						 * at (channel binding): counts against no one */
 };
 
 typedef void c2s_sasl_cb(const struct c2s_sasl_answer *a, void *arg);
@@ -147,7 +149,9 @@ void	 c2s_sasl_throttle_answer(struct c2s_sasl_ctx *ctx, const char *addr,
  * exchange (not-authorized, invalid-authzid, malformed-request,
  * incorrect-encoding); 0 for the rest (aborted, temporary-auth-failure,
  * invalid-mechanism, encryption-required, account-disabled: the password
- * was right), which must not count against anyone.
+ * was right) and for a failure that tested no credentials (a->untested:
+ * a client and server that share no channel binding), which must not
+ * count against anyone.
  */
 int	 c2s_sasl_failure_counts(const struct c2s_sasl_answer *a);
 /*

@@ -115,6 +115,8 @@ struct c2s_sasl {
 void	 c2s_sasl_answer_challenge(struct c2s_sasl *s, const void *data, size_t len);
 void	 c2s_sasl_answer_success(struct c2s_sasl *s, const void *data, size_t len);
 void	 c2s_sasl_answer_failure(struct c2s_sasl *s, const char *condition, const char *text);
+/* A failure before any credential was looked at: it counts against no one. */
+void	 c2s_sasl_answer_untested(struct c2s_sasl *s, const char *condition, const char *text);
 int	 c2s_sasl_decode(struct c2s_sasl *s, const char *b64, char **out, size_t *outlen);
 int	 c2s_sasl_set_user(struct c2s_sasl *s, const char *raw, size_t len);
 int	 c2s_sasl_check_authzid(struct c2s_sasl *s, const char *authzid);

@@ -437,9 +437,16 @@ cy_start(struct c2s_sasl *s)
 	c2s_sasl_answer_challenge(s, out, outlen);
 }
 
-/* The mechanism's name and the gs2 flag must agree (RFC 5802 section 6). */
+/*
+ * The mechanism's name and the gs2 flag must agree (RFC 5802 section 6).
+ * A client and server that share no channel binding fail with *untested
+ * set: no credential was looked at, so it counts against no one, and a
+ * client may go on to a mechanism they do share (a slixmpp that knows
+ * only tls-unique, which TLS 1.3 lacks, ends up at PLAIN).
+ */
 static const char *
-check_cbflag(struct c2s_sasl *s, const struct scram_first *f, const char **condition)
+check_cbflag(struct c2s_sasl *s, const struct scram_first *f, const char **condition,
+    int *untested)
 {
 	const struct c2s_sasl_cbtype *t;
 	size_t len;
@@ -450,13 +457,18 @@ check_cbflag(struct c2s_sasl *s, const struct scram_first *f, const char **condi
 	if (!s->mech->plus && f->cbflag == 'p')
 		return "channel binding without -PLUS";
 	*condition = "not-authorized";
+	*untested = 1;
 	if (f->cbflag == 'y' && c2s_sasl_offers_plus(s->tls))
-		return "client thinks we offer no channel binding (downgrade?)";
-	if (f->cbflag != 'p')
+		return "the client thinks we offer no channel binding (a downgrade, or a "
+		    "client that knows none of the types we offer)";
+	if (f->cbflag != 'p') {
+		*untested = 0;
 		return NULL;
+	}
 	t = c2s_sasl_cbtype_find(f->cbname, f->cbname_len);
 	if (t == NULL || c2s_sasl_cb_data(s->tls, t, s->cbdata, &len) == -1)
-		return "channel-binding type not offered";
+		return "channel-binding type not offered on this connection";
+	*untested = 0;
 	s->cbname = xstrdup(t->name);
 	s->sasl_cb = (sasl_channel_binding_t){ s->cbname, 1, len, s->cbdata };
 	return NULL;
@@ -480,6 +492,7 @@ c2s_sasl_scram_message(struct c2s_sasl *s, const char *b64)
 {
 	struct scram_first f;
 	const char *why, *condition;
+	int untested = 0;
 	char *msg;
 	size_t len;
 
@@ -498,7 +511,7 @@ c2s_sasl_scram_message(struct c2s_sasl *s, const char *b64)
 	if (c2s_sasl_set_user(s, f.user, strlen(f.user)) == -1) {
 		condition = "not-authorized";
 		why = "invalid username";
-	} else if ((why = check_cbflag(s, &f, &condition)) == NULL &&
+	} else if ((why = check_cbflag(s, &f, &condition, &untested)) == NULL &&
 	    c2s_sasl_check_authzid(s, f.authzid) == -1) {
 		condition = "invalid-authzid";
 		why = "authzid is not the user's bare JID";
@@ -509,7 +522,10 @@ c2s_sasl_scram_message(struct c2s_sasl *s, const char *b64)
 		free(f.authzid);
 		free(f.user);
 		free(msg);
-		c2s_sasl_answer_failure(s, condition, NULL);
+		if (untested)
+			c2s_sasl_answer_untested(s, condition, why);
+		else
+			c2s_sasl_answer_failure(s, condition, NULL);
 		return;
 	}
 	keep_first(s, msg, len, &f);

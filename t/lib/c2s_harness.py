@@ -525,10 +525,12 @@ def login(port, user, password, resource=None, direct_tls=False, bind=True):
 # --- slixmpp ---
 
 def slix_login(port, jid, password, use_ssl=False, mech="SCRAM-SHA-256", message=None,
-               timeout=WAIT):
+               timeout=WAIT, stock=False):
     """
     Log in with slixmpp; optionally send message to echo@localhost and wait
-    for the echo. Returns a dict of what happened.
+    for the echo. Returns a dict of what happened. stock: slixmpp as it
+    comes (its own choice of mechanism, its own channel binding): it tries
+    one mechanism after another, so only the last failure ends it.
     """
     import asyncio
     import logging
@@ -539,7 +541,7 @@ def slix_login(port, jid, password, use_ssl=False, mech="SCRAM-SHA-256", message
     result = {"session": False, "failed_auth": False, "echo": None, "mech": None}
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    xmpp = slixmpp.ClientXMPP(jid, password, sasl_mech=mech)
+    xmpp = slixmpp.ClientXMPP(jid, password, sasl_mech=None if stock else mech)
     xmpp.loop = loop
     xmpp.ssl_context.check_hostname = False
     xmpp.ssl_context.verify_mode = ssl.CERT_NONE
@@ -554,7 +556,8 @@ def slix_login(port, jid, password, use_ssl=False, mech="SCRAM-SHA-256", message
         if "channel_binding" in r:
             r["channel_binding"] = None
         return r
-    fm.sasl_callback = creds
+    if not stock:
+        fm.sasl_callback = creds
     done = loop.create_future()
 
     def finish(_=None):
@@ -580,7 +583,8 @@ def slix_login(port, jid, password, use_ssl=False, mech="SCRAM-SHA-256", message
 
     xmpp.add_event_handler("session_start", on_session)
     xmpp.add_event_handler("message", on_message)
-    xmpp.add_event_handler("failed_auth", on_failed)
+    if not stock:
+        xmpp.add_event_handler("failed_auth", on_failed)
     xmpp.add_event_handler("failed_all_auth", on_failed)
     xmpp.add_event_handler("disconnected", finish)
     xmpp.connect(("127.0.0.1", port), use_ssl=use_ssl)

@@ -157,15 +157,21 @@ class Server:
         self._write("c2s.xml", C2S_XML % {
             "rport": self.rport, "cport": self.cport, "domain": domain, "crt": crt,
             "key": key, "registration": "yes" if registration else "no"})
-        self.router = self._start("router", [H.ROUTER, "-c", self._path("router.xml")])
-        wait_port(self.rport, self.router.proc, "sb-router", self.router.logtext)
         self.sms = []
-        for i in range(shards):
-            self.start_sm("sm%d" % (i + 1))
-        self.start_c2s()
         self.s2s = None
-        if s2s is not None:
-            self.start_s2s(s2s)
+        try:
+            self.router = self._start("router", [H.ROUTER, "-c", self._path("router.xml")])
+            wait_port(self.rport, self.router.proc, "sb-router", self.router.logtext)
+            for i in range(shards):
+                self.start_sm("sm%d" % (i + 1))
+            self.start_c2s()
+            if s2s is not None:
+                self.start_s2s(s2s)
+        except BaseException:
+            # What did start must not outlive the test (a port taken, a bad file).
+            for p in self.procs:
+                p.kill()
+            raise
 
     def start_s2s(self, body, name="s2s"):
         self._write("s2s.xml", S2S_XML % {

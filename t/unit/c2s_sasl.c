@@ -756,15 +756,18 @@ test_throttle(void)
 {
 	struct client c;
 	struct result r;
-	struct c2s_sasl_answer fail = { C2S_SASL_FAILURE, "", "not-authorized", NULL, NULL };
+	struct c2s_sasl_answer fail = { C2S_SASL_FAILURE, "", "not-authorized", NULL, NULL, 0 };
 	struct c2s_sasl_answer temp = {
-		C2S_SASL_FAILURE, "", "temporary-auth-failure", NULL, NULL,
+		C2S_SASL_FAILURE, "", "temporary-auth-failure", NULL, NULL, 0,
 	};
-	struct c2s_sasl_answer win = { C2S_SASL_SUCCESS, "", NULL, NULL, "x" };
+	struct c2s_sasl_answer win = { C2S_SASL_SUCCESS, "", NULL, NULL, "x", 0 };
+	struct c2s_sasl_answer nocb = { C2S_SASL_FAILURE, "", "not-authorized", "", NULL, 1 };
 	uint64_t w;
 
 	ok(c2s_sasl_failure_counts(&fail) && !c2s_sasl_failure_counts(&temp) &&
 	    !c2s_sasl_failure_counts(&win), "which answers count as failures");
+	ok(!c2s_sasl_failure_counts(&nocb),
+	    "a failure that tested no credentials (no shared channel binding) does not count");
 
 	sb_log_set_sink(count_throttle, NULL);
 	sb_log_set_level(SB_LOG_NOTICE);

@@ -484,8 +484,8 @@ sbctl_reload(struct sbctl *ctx, int argc, char **argv)
 			    strerror(errno));
 			return SBCTL_FAIL;
 		}
-		printf("asked every process to reload (through the supervisor, pid %ld); "
-		    "the log says how each went: %s\n", sv, L->log_path);
+		printf("asked every process to reload (through the supervisor, pid %ld); each "
+		    "logs how it went (\"reloaded ...\" or \"reload: ...\")\n", sv);
 		return SBCTL_OK;
 	}
 	/* Not ours to supervise (systemd): each process by the pid in its status file. */
