@@ -297,16 +297,22 @@ struct proc_status {
 	char		 extra[1024];		/* the launcher's own line for it */
 };
 
-/* The status file a process's configuration names, allocated, or NULL. */
+/*
+ * The status file a process's configuration names, allocated, or NULL;
+ * why (when given) gets the reason the configuration did not load.
+ */
 static char *
-status_path(const struct sbctl_proc *p)
+status_path(const struct sbctl_proc *p, char *why, size_t whylen)
 {
 	struct sb_config *cfg;
 	const char *path = NULL;
 	char err[1024], *out = NULL;
 
-	if (sb_config_load(&cfg, p->config, err, sizeof(err)) == -1)
+	if (sb_config_load(&cfg, p->config, err, sizeof(err)) == -1) {
+		if (why != NULL)
+			snprintf(why, whylen, "%s", err);
 		return NULL;
+	}
 	if (sb_config_get_path(sb_config_root(cfg), "status@file", NULL, &path, err,
 	    sizeof(err)) == 0 && path != NULL)
 		out = xstrdup(path);
@@ -435,7 +441,8 @@ sbctl_status(struct sbctl *ctx, int argc, char **argv)
 	for (size_t i = 0; i < L->nprocs; i++) {
 		const struct sbctl_proc *p = &L->procs[i];
 		struct proc_status ps = { 0 };
-		char *path = status_path(p), restarts[16] = "-", state[64];
+		char why[1024] = "", restarts[16] = "-", state[64];
+		char *path = status_path(p, why, sizeof(why));
 		const char *r;
 
 		status_read(path, &ps);
@@ -462,7 +469,9 @@ sbctl_status(struct sbctl *ctx, int argc, char **argv)
 		    strcmp(state, "running") == 0 ? ps.pid : 0L,
 		    strcmp(state, "running") == 0 ? up : "-", restarts, state,
 		    strcmp(state, "running") == 0 ? ps.counters : "");
-		if (path == NULL)
+		if (path == NULL && why[0] != '\0')
+			printf("    cannot read it: %s\n", why);
+		else if (path == NULL)
 			printf("    %s has no <status file='...'/>: add one to see this process\n",
 			    p->config);
 		free(path);
@@ -491,7 +500,7 @@ sbctl_reload(struct sbctl *ctx, int argc, char **argv)
 	/* Not ours to supervise (systemd): each process by the pid in its status file. */
 	for (size_t i = 0; i < L->nprocs; i++) {
 		struct proc_status ps = { 0 };
-		char *path = status_path(&L->procs[i]);
+		char *path = status_path(&L->procs[i], NULL, 0);
 
 		status_read(path, &ps);
 		free(path);

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sbctl.h"
@@ -167,6 +168,7 @@ verb_run(struct sbctl *ctx, const struct verb *v, const char *config, int argc, 
 		return SBCTL_FAIL;
 	/* Other launcher verbs read the processes' files, which may use its variables. */
 	if ((v->flags & (VERB_LAUNCHER | VERB_ENV)) == VERB_LAUNCHER &&
+	    access(ctx->launcher.env_path, R_OK) == 0 &&
 	    sbctl_env_load(ctx, ctx->launcher.env_path) == -1)
 		return SBCTL_FAIL;
 	/* From here on, messages say which verb speaks ("db init: ..."). */
