@@ -381,6 +381,28 @@ session_bounced(struct c2s *c2s, const struct sb_xml_node *el)
 	bound_failed(cl, cond, "no session manager is reachable");
 }
 
+/*
+ * sm still thinks session sid of jid is here, but its client is gone: an
+ * 'end' to the user's bare JID, which reaches the sm shard that owns the
+ * user (the envelope's 'from' is that shard's link name, which is no
+ * address for a session command).
+ */
+static void
+end_orphan(struct c2s *c2s, const char *jid, const char *sid)
+{
+	char buf[SB_JID_BUFSIZE];
+	struct sb_jid j;
+	size_t bare_len;
+
+	if (jid == NULL || sb_jid_parse(&j, buf, sizeof(buf), jid, strlen(jid), NULL) == -1 ||
+	    j.local_len == 0) {
+		log_debug("session %s: no user JID to end it for", sid);
+		return;
+	}
+	bare_len = sb_jid_bare_len(&j);
+	send_session(c2s, j.str, bare_len, "end", sid, NULL);
+}
+
 static void
 session_command(struct c2s *c2s, const struct sb_xml_node *env, const struct sb_xml_node *el)
 {
@@ -407,7 +429,7 @@ session_command(struct c2s *c2s, const struct sb_xml_node *env, const struct sb_
 		    c.action, c.from);
 		/* A start that outlived its client (or our patience): undo it. */
 		if (strcmp(c.action, "started") == 0 && c.sid != NULL)
-			send_session(c2s, c.from, strlen(c.from), "end", c.sid, NULL);
+			end_orphan(c2s, sb_xml_attr(el, "jid"), c.sid);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -459,8 +481,8 @@ session_link_stanza(struct sb_complink *l, struct sb_xml_node *st, void *arg)
 		log_debug("session %s: <%s/> from %s for no active session: dropped",
 		    sid != NULL ? sid : "-", inner->e.name, from != NULL ? from : "-");
 		/* Tell sm, so it forgets a session that went away meanwhile. */
-		if (sid != NULL && from != NULL && cl == NULL && !sb_stanza_is_error(inner))
-			send_session(c2s, from, strlen(from), "end", sid, NULL);
+		if (sid != NULL && cl == NULL && !sb_stanza_is_error(inner))
+			end_orphan(c2s, sb_xml_attr(inner, "to"), sid);
 		return;
 	}
 	client_send_node(cl, inner);

@@ -496,6 +496,21 @@ def main():
             return sid in sm.ended
         check("a client that disconnects: sm is told 'end'", disconnect_ends)
 
+        def orphans_end():
+            # sm believes in sessions c2s no longer has: a late 'started', and a
+            # stanza for a gone sid. c2s answers 'end' addressed to the user's
+            # bare JID (the shard owning the user), not to the envelope's 'from'.
+            sm.to_c2s("c2s1", "<session xmlns='%s' action='started' sid='gone1' "
+                      "jid='romeo@localhost/late'/>" % NS_SESSION)
+            sm.to_c2s("c2s1", "<message xmlns='%s' to='juliet@localhost/gone' "
+                      "from='romeo@localhost'><body>x</body></message>" % NS_COMP, "gone2")
+            want = {("gone1", "romeo@localhost"), ("gone2", "juliet@localhost")}
+            deadline = time.time() + WAIT
+            while not want <= set(sm.ended_to) and time.time() < deadline:
+                time.sleep(0.05)
+            assert want <= set(sm.ended_to), sm.ended_to
+        check("sessions sm holds that c2s lost: 'end' to the user's bare JID", orphans_end)
+
         # --- limits ---
         def ping():
             c, jid = L(port, "romeo", "pinged")

@@ -179,6 +179,7 @@ class FakeSM(threading.Thread):
         self.sessions = {}      # full JID -> (sid, c2s name)
         self.started = []       # sids answered 'started'
         self.ended = []         # sids c2s said 'end' for
+        self.ended_to = []      # (sid, envelope 'to') of each 'end': the user it names
         self.starts = []        # (sid, jid) of every start
         self.stanzas = []       # (sid, element) of every client stanza
         self.announced = []     # (event, name, link)
@@ -325,6 +326,7 @@ class FakeSM(threading.Thread):
         elif action == "end":
             with self.lock:
                 self.ended.append(sid)
+                self.ended_to.append((sid, to))
                 for j, (s, _) in list(self.sessions.items()):
                     if s == sid:
                         del self.sessions[j]
