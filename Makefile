@@ -4,7 +4,8 @@
 #   make test       build and run the test suite (prove over t/)
 #   make asan       the whole suite under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz       libFuzzer targets, a bounded run each (build-fuzz/)
-#   make bench      micro-benchmarks (later: the load generator scenarios)
+#   make bench      micro-benchmarks and the load generator scenarios
+#   make bench-compare  the same scenarios on switchboard, Prosody, ejabberd
 #   make run        build and start a server for domain localhost
 #   make deps       install missing Debian packages (apt-get, as root)
 #   make install    PREFIX=/usr/local DESTDIR= (docs/OPERATING.md)
@@ -96,7 +97,7 @@ PROC_BINS := $(PROC_DIRS:%=$(BUILD)/sb-%)
 
 PROGS     := $(SBCTL) $(PROC_BINS)
 
-.PHONY: all test asan fuzz bench run deps install clean distclean
+.PHONY: all test asan fuzz bench bench-compare run deps install clean distclean
 
 all: $(LIB_A) $(STORE_A) $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
 
@@ -203,12 +204,19 @@ bench: all
 	@if [ -x $(BUILD)/sb-s2s ]; then \
 	  echo "== messages across federation, two servers (tools/bench/federation.sh)"; \
 	  bash tools/bench/federation.sh $(BUILD) || exit 1; fi
+	@echo "== the issue 9 scenarios on switchboard alone (tools/bench/compare.sh)"
+	@SERVERS=switchboard bash tools/bench/compare.sh $(BUILD)
 	@echo "== $(BUILD)/bench/micro_storage on PostgreSQL (a throwaway server)"
 	@d=$$(mktemp -d /tmp/sb-bench-pg-XXXXXX); \
 	if ci=$$(t/lib/pgserver.sh start $$d 2>/dev/null); then \
 	  $(BUILD)/bench/micro_storage "pgsql:$$ci"; st=$$?; \
 	  t/lib/pgserver.sh stop $$d >/dev/null 2>&1; exit $$st; \
 	else echo "PostgreSQL not available: skipped"; rm -rf $$d; fi
+
+# make bench-compare: the same scenarios against switchboard, Prosody and
+# ejabberd (Debian's), one after the other, and the ratios issue 9 targets.
+bench-compare: all
+	bash tools/bench/compare.sh $(BUILD)
 
 # --- running ---
 # make run: the configuration in etc/ as it is, the data in ./var: sbctl

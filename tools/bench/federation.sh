@@ -40,6 +40,7 @@
 # body bytes, -j processes, -w warm-up, ...) follow SECONDS; its -u comes
 # from USERS.
 set -eu
+. "$(dirname "$0")/lib.sh"
 build=$1
 seconds=${2:-10}
 shift $(( $# > 1 ? 2 : 1 ))
@@ -49,34 +50,13 @@ policy=${SB_FED_POLICY:-require-cert}
 secret=bench-secret
 domains=(sb1.example sb2.example)
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/sb-fed-bench-XXXXXX")
-chmod 755 "$dir"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-die() {
-	echo "federation.sh: $*" >&2
-	exit 1
-}
-
+bench_init sb-fed-bench-XXXXXX
 [ -x "$build/sb-s2s" ] || die "no s2s binary at $build/sb-s2s"
 [ $((users % 2)) -eq 0 ] && [ "$users" -ge 2 ] || die "USERS must be even"
 case $policy in
 require-cert|dialback) ;;
 *) die "SB_FED_POLICY: require-cert or dialback, not '$policy'" ;;
 esac
-
-# Every client connection is a descriptor in c2s and in the load generator.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # port_busy IP PORT: something listens there already (another run, a test).
 # SO_REUSEADDR, as the servers set it: a previous run's TIME-WAIT is no obstacle.
@@ -89,22 +69,6 @@ try:
 except OSError:
     sys.exit(0)
 sys.exit(1)' "$1" "$2"
-}
-
-show_log() {
-	echo "federation.sh: $1's log (last 30 lines):" >&2
-	tail -30 "$dir/$1.log" >&2
-}
-
-# wait_log NAME PID REGEX: until the process's log shows REGEX (10 s).
-wait_log() {
-	for _ in $(seq 100); do
-		if grep -qE "$3" "$dir/$1.log" 2>/dev/null; then return 0; fi
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.1
-	done
-	show_log "$1"
-	die "$1 did not start"
 }
 
 certtool_q() {
@@ -254,13 +218,7 @@ status=0
 kill -USR1 "${router_pid[@]}" "${c2s_pid[@]}" "${sm_pid[@]}" "${s2s_pid[@]}" 2>/dev/null || true
 sleep 0.5
 logs=(router1 c2s1 sm1 s2s1 s2s2 router2 sm2 c2s2)
-for p in "${logs[@]}"; do
-	log=$dir/$p.log
-	printf '  %-7s log: %d lines, %d warn, %d error\n' "$p" "$(wc -l < "$log")" \
-		"$(grep -c ' warn: ' "$log" || true)" "$(grep -c ' error: ' "$log" || true)"
-	grep -E ' (warn|error): ' "$log" | sed -E 's/^[^ ]+ //' | sort | uniq -c |
-		sort -rn | head -5 | sed 's/^/      /'
-done
+log_summary "${logs[@]}"
 for i in 1 2; do
 	grep -E 'counters: ' "$dir/sm$i.log" | tail -1 | sed -E "s/^[^ ]+ /  sm$i /"
 	grep -E 'connections, .* sessions' "$dir/c2s$i.log" | tail -1 | sed -E "s/^[^ ]+ /  c2s$i /"
@@ -268,41 +226,9 @@ for i in 1 2; do
 done
 
 # Each sm stops first: every session should have ended with the clients' logouts.
-stop_sm() {
-	local name=$1 pid=$2 st
-	if ! kill -0 "$pid" 2>/dev/null; then
-		set +e
-		wait "$pid"
-		echo "  $name had died (status $?)" >&2
-		set -e
-		status=1
-		return
-	fi
-	kill -TERM "$pid"
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "  $name did not stop within 10 s of SIGTERM" >&2
-		status=1
-		return
-	fi
-	set +e
-	wait "$pid"
-	st=$?
-	set -e
-	echo "  $name stopped with status $st: $(grep -E 'shutting down' "$dir/$name.log" |
-		tail -1 | sed -E 's/^.*: (shutting down)/\1/')"
-	[ "$st" -eq 0 ] || status=1
-}
 stop_sm sm1 "${sm_pid[1]}"
 stop_sm sm2 "${sm_pid[2]}"
-for p in "${logs[@]}"; do
-	if grep -qE 'Sanitizer|runtime error' "$dir/$p.log"; then
-		echo "  $p's log has sanitizer reports:" >&2
-		grep -E -A12 'ERROR: (Address|Leak)Sanitizer|runtime error' "$dir/$p.log" |
-			head -40 >&2
-		status=1
-	fi
-done
+check_sanitizers "${logs[@]}"
 if [ $status -ne 0 ]; then
 	for p in "${logs[@]}"; do show_log "$p"; done
 fi

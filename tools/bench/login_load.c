@@ -554,6 +554,12 @@ xs_stanza(void *arg, struct sb_xml_node *el)
 		sb_arena_reset(&s->b->scratch);
 		return;
 	}
+	/*
+	 * After our </stream:stream> a server may still deliver what it was
+	 * sending: Prosody reflects the initial presence (RFC 6121 4.2.2).
+	 */
+	if (s->step == ST_CLOSING)
+		return;
 	/* An element this step does not expect: the login went wrong somewhere. */
 	snprintf(what, sizeof(what), "unexpected <%s/>", el->e.name);
 	fail(s, what);

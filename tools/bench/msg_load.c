@@ -5,6 +5,8 @@
  * s2s1 -> s2s2 -> router2 -> sm2 -> router2 -> c2s2 -> client). Not a test.
  *
  *   msg_load [options] C2S_PORT NAME=PID...
+ *     -I           idle: log in and send nothing; measure the server's memory per
+ *                  session (below). -W and -b do not apply then
  *     -d DOMAIN    the served domain (localhost); with -D, the senders'
  *     -D DOMAIN2   the receivers' domain, served by another server: the
  *                  receivers log in there as benchN@DOMAIN2 and the
@@ -14,7 +16,8 @@
  *                  password "bench"; bench(2i-1) sends to bench(2i)
  *     -W WINDOW    messages in flight per pair (32)
  *     -b BYTES     body size (100)
- *     -t SECONDS   measured time (10), after a warm-up of -w SECONDS (2)
+ *     -t SECONDS   measured time (10), after a warm-up of -w SECONDS (2); with -I
+ *                  the sessions are held -t SECONDS after -w SECONDS to settle (3)
  *     -j JOBS      worker processes sharing the pairs (1)
  *     -n LOGINS    logins in flight per worker (50)
  *     -1           SCRAM-SHA-1 instead of SCRAM-SHA-256
@@ -62,7 +65,25 @@
  * and the link is dropped, since nothing pushes back yet
  * (docs/ARCHITECTURE.md).
  *
- * tools/bench/messages.sh sets up the server and runs it.
+ * Idle (-I): every client logs in as above (presence and the message to
+ * itself included: its return says sm has made the session available),
+ * then nobody sends anything. The parent reads the summed VmRSS (of
+ * /proc/PID/status) of the server processes before the first client
+ * connects (the empty server), -w SECONDS after the last login (the
+ * sessions) and each second of the -t SECONDS hold, the last one the end
+ * figure. Per session is (RSS with the sessions - RSS empty) / USERS, per
+ * process and summed, in KiB. A server may ping idle clients (XEP-0199):
+ * the clients answer, as real clients do. At the end every session must
+ * still be connected: each one that is not, and each stanza nobody
+ * expected, counts as an error. The last line sums it up for scripts:
+ *   idle: sessions=N empty_kib=A loaded_kib=B end_kib=C per_session_kib=D
+ *   errors=E per_process_kib=NAME:D1,NAME:D2,...  (on one line)
+ * The generator's own memory, not measured but on the same machine, is
+ * kept low: an idle client's XML parser is released (it is rebuilt for a
+ * ping), and its TLS session is most of what stays.
+ *
+ * tools/bench/messages.sh sets up the server and runs it; tools/bench/idle.sh
+ * runs the idle mode.
  */
 #include <errno.h>
 #include <poll.h>
@@ -122,6 +143,7 @@ struct options {
 	int			 c2s_port;
 	int			 c2s_port2;	/* the receivers' (-P), or 0: c2s_port */
 	int			 users, window, body, jobs, logins;
+	int			 idle;		/* -I */
 	double			 seconds, warmup;
 	enum sb_scram_hash	 hash;
 	int			 nprocs;
@@ -139,6 +161,8 @@ struct result {
 	uint64_t	 sent, delivered, bounced;	/* the whole run */
 	uint64_t	 m_sent, m_delivered;		/* in the measured window */
 	uint64_t	 out_of_order, other;		/* stanzas nobody expected */
+	uint64_t	 connected;			/* clients logged in at "stop" */
+	uint64_t	 pings;				/* server pings answered */
 	uint64_t	 lat_max_us;
 	uint64_t	 hist[HIST_N];			/* latencies in the window */
 	double		 drain_s;
@@ -207,6 +231,7 @@ struct worker {
 	struct pair		*pairs;
 	int			 npairs, first;	/* pairs first .. first + npairs - 1 */
 	int			 nclients, next_login, logging_in, ready, open;
+	int			 hibernated;	/* -I: the parsers were released */
 	enum phase		 phase;
 	double			 t_drain, t_close;
 	char			 body[4096];
@@ -650,9 +675,13 @@ run_stanza(struct client *c, struct sb_xml_node *el)
 			probed(c);
 		else if (!c->sender && c->step == ST_RUN)
 			delivered(c, el);
-		else
+		else {
+			if (c->w->o->idle)
+				c->w->r.other++;	/* nothing is sent: no message is due */
 			count_reason(&c->w->r, "%s: an unexpected message (id '%.40s')",
-			    c->sender ? "sender" : "receiver", id ? id : "");
+			    c->w->o->idle ? "client" : c->sender ? "sender" : "receiver",
+			    id ? id : "");
+		}
 		return;
 	}
 	if (sb_xml_is(el, SB_NS_CLIENT, "presence"))
@@ -670,14 +699,26 @@ run_stanza(struct client *c, struct sb_xml_node *el)
 	}
 	if (sb_xml_is(el, SB_NS_CLIENT, "iq") && id != NULL &&
 	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
-		/* c2s pings idle clients; anything else is refused, as a client would. */
-		if (sb_xml_child(el, SB_NS_PING, "ping") != NULL)
-			snprintf(reply, sizeof(reply), "<iq type='result' id='%.100s'/>", id);
+		/*
+		 * A server pings idle clients; anything else is refused, as a
+		 * client would. The answer goes back to the asker ('from'), as a
+		 * server that matches answers by address (ejabberd) needs.
+		 */
+		const char *from = sb_xml_attr(el, "from");
+		int ping = sb_xml_child(el, SB_NS_PING, "ping") != NULL;
+		struct sb_buf out = SB_BUF_INIT;
+
+		sb_buf_printf(&out, "<iq type='%s'", ping ? "result" : "error");
+		sb_xml_write_attr(&out, "to", from);
+		sb_xml_write_attr(&out, "id", id);
+		if (ping)
+			sb_buf_append_str(&out, "/>");
 		else
-			snprintf(reply, sizeof(reply), "<iq type='error' id='%.100s'><error "
-			    "type='cancel'><service-unavailable xmlns='" SB_NS_XMPP_STANZAS
-			    "'/></error></iq>", id);
-		send_str(c, reply);
+			sb_buf_append_str(&out, "><error type='cancel'><service-unavailable "
+			    "xmlns='" SB_NS_XMPP_STANZAS "'/></error></iq>");
+		sb_conn_write(c->conn, sb_buf_data(&out), sb_buf_len(&out));
+		sb_buf_free(&out);
+		c->w->r.pings += ping;
 		return;
 	}
 	c->w->r.other++;
@@ -697,8 +738,8 @@ fail(struct client *c, const char *what)
 		return;
 	if (c->step <= ST_FEDPROBE)
 		die("bench%d: %s: %s", c->account, step_names[c->step], what);
-	count_reason(&c->w->r, "%s: %s: %s", c->sender ? "sender" : "receiver",
-	    step_names[c->step], what);
+	count_reason(&c->w->r, "%s: %s: %s", c->w->o->idle ? "client" : c->sender ? "sender" :
+	    "receiver", step_names[c->step], what);
 	c->step = ST_FAILED;
 	sb_conn_close(c->conn);
 }
@@ -917,9 +958,18 @@ tick(struct sb_timer *t, void *arg)
 	ssize_t k;
 
 	(void)t;
+	if (w->phase == IDLE && w->o->idle && !w->hibernated) {
+		/* Every client is logged in: their parsers wait, unallocated, for a ping. */
+		for (int i = 0; i < w->nclients; i++)
+			if (client_at(w, i)->step == ST_RUN)
+				sb_xml_stream_hibernate(client_at(w, i)->xs);
+		w->hibernated = 1;
+	}
 	if (w->phase == DRAIN && (!in_flight(w) || n - w->t_drain > DRAIN_MAX_S)) {
 		w->r.drain_s = n - w->t_drain;
 		w->r.drained = !in_flight(w);
+		for (int i = 0; i < w->nclients; i++)
+			w->r.connected += client_at(w, i)->step == ST_RUN;
 		for (p = (const char *)&w->r, left = sizeof(w->r); left > 0; p += k, left -= (size_t)k)
 			if ((k = write(w->st_fd, p, left)) <= 0)
 				die("cannot write to the parent");
@@ -994,7 +1044,8 @@ worker_main(const struct options *o, int first, int npairs, int cmd_fd, int st_f
 	for (int i = 0; i < npairs; i++) {
 		struct pair *p = &w.pairs[i];
 
-		p->t_sent = xcalloc((size_t)o->window, sizeof(*p->t_sent));
+		if (!o->idle)
+			p->t_sent = xcalloc((size_t)o->window, sizeof(*p->t_sent));
 		p->snd = (struct client){ .w = &w, .pair = p, .sender = 1,
 		    .account = 2 * (first + i) + 1 };
 		p->rcv = (struct client){ .w = &w, .pair = p, .account = 2 * (first + i) + 2 };
@@ -1030,6 +1081,7 @@ struct proc {
 	int		 cmd_fd, st_fd;
 	double		 cpu0, cpu1;
 	long		 rss0, rss1, hwm;
+	long		 rss_empty;		/* -I: before the first login */
 };
 
 /* utime + stime of a process, in seconds; -1 when it is gone. */
@@ -1157,6 +1209,8 @@ merge(struct result *into, const struct result *r)
 	into->m_delivered += r->m_delivered;
 	into->out_of_order += r->out_of_order;
 	into->other += r->other;
+	into->connected += r->connected;
+	into->pings += r->pings;
 	if (r->lat_max_us > into->lat_max_us)
 		into->lat_max_us = r->lat_max_us;
 	for (int i = 0; i < HIST_N; i++)
@@ -1194,6 +1248,8 @@ struct run {
 	double			 machine;
 	int			 gone;		/* a server process died */
 	struct result		 r;
+	long			 hold_min, hold_max;	/* -I: summed RSS over the hold */
+	int			 hold_samples;
 };
 
 static void
@@ -1333,6 +1389,8 @@ start_workers(struct run *x)
 	}
 }
 
+static int run_idle(struct run *x);
+
 static int
 run(const struct options *o)
 {
@@ -1346,6 +1404,8 @@ run(const struct options *o)
 		if (cpu_of(o->proc_pid[i]) < 0)		/* fail now, not after the logins */
 			die("%s: no process %ld", o->proc_name[i], o->proc_pid[i]);
 	}
+	if (o->idle)
+		return run_idle(&x);
 	x.t_start = now();
 	start_workers(&x);
 	/* Logins: PBKDF2 per account on the client side, about 1 ms each. */
@@ -1400,12 +1460,212 @@ run(const struct options *o)
 	return 0;
 }
 
+/* --- idle (-I): memory per session --- */
+
+/* The server processes' VmRSS summed, in KiB; -1 when one is gone. */
+static long
+rss_sum(const struct run *x)
+{
+	long sum = 0, kb;
+
+	for (int i = 0; i < x->o->nprocs; i++) {
+		if ((kb = status_kb(x->srv[i].pid, "VmRSS")) < 0)
+			return -1;
+		sum += kb;
+	}
+	return sum;
+}
+
+/* (with - empty) / sessions, per process and summed, as "a + b + c = sum". */
+static void
+print_per_session(const struct run *x, int end)
+{
+	const struct options *o = x->o;
+	long sum = 0;
+
+	for (int i = 0; i < o->nprocs; i++) {
+		long d = (end ? x->srv[i].rss1 : x->srv[i].rss0) - x->srv[i].rss_empty;
+
+		sum += d;
+		printf("%s%s %.1f", i ? " + " : "", o->proc_name[i], (double)d / o->users);
+	}
+	printf(" = %.1f KiB\n", (double)sum / o->users);
+}
+
+static void
+print_rss(const char *label, const struct run *x, int which)
+{
+	const struct options *o = x->o;
+	long sum = 0;
+
+	printf("  %-25s", label);
+	for (int i = 0; i < o->nprocs; i++) {
+		const struct proc *p = &x->srv[i];
+		long kb = which == 0 ? p->rss_empty : which == 1 ? p->rss0 : which == 2 ?
+		    p->rss1 : p->hwm;
+
+		sum += kb;
+		printf("%s%s %ld", i ? ", " : "", o->proc_name[i], kb);
+	}
+	if (which == 3)
+		printf(" KiB\n");
+	else
+		printf("; sum %ld KiB\n", sum);
+}
+
+static uint64_t
+idle_errors(const struct run *x)
+{
+	const struct result *r = &x->r;
+
+	return (uint64_t)x->o->users - (r->connected < (uint64_t)x->o->users ?
+	    r->connected : (uint64_t)x->o->users) + r->other;
+}
+
+static void
+report_idle(const struct run *x, long gen_kb)
+{
+	const struct options *o = x->o;
+	const struct result *r = &x->r;
+	long empty = 0, loaded = 0, end = 0;
+	double hold = x->t_end - x->t_measure, cpu = 0;
+
+	for (int i = 0; i < o->nprocs; i++) {
+		empty += x->srv[i].rss_empty;
+		loaded += x->srv[i].rss0;
+		end += x->srv[i].rss1;
+		cpu += x->srv[i].cpu1 - x->srv[i].cpu0;
+	}
+	printf("msg_load: %d idle sessions in %d process%s, logged in with %s in %.1f s; "
+	    "measured %.0f s after the last login, then held %.0f s\n", o->users, o->jobs,
+	    o->jobs > 1 ? "es" : "", sb_scram_mech_name(o->hash, 0), x->t_ready - x->t_start,
+	    o->warmup, hold);
+	print_rss("RSS of the empty server", x, 0);
+	print_rss("RSS with the sessions", x, 1);
+	print_rss("RSS at the end", x, 2);
+	print_rss("peak RSS (VmHWM)", x, 3);
+	printf("  RSS over the hold        sum %ld .. %ld KiB  (%d samples, one a second; "
+	    "end - start %+ld KiB)\n", x->hold_min, x->hold_max, x->hold_samples, end - loaded);
+	printf("  KiB per session          ");
+	print_per_session(x, 0);
+	printf("    at the end             ");
+	print_per_session(x, 1);
+	printf("  server CPU over the hold %9.1f ms  (", cpu * 1000);
+	for (int i = 0; i < o->nprocs; i++)
+		printf("%s%s %.1f", i ? ", " : "", o->proc_name[i],
+		    (x->srv[i].cpu1 - x->srv[i].cpu0) * 1000);
+	printf(")\n  sessions at the end      %9llu of %d connected; %llu server pings "
+	    "answered, %llu unexpected stanzas\n", (unsigned long long)r->connected, o->users,
+	    (unsigned long long)r->pings, (unsigned long long)r->other);
+	for (int i = 0; i < r->nreasons; i++)
+		printf("    %8llu  %s\n", (unsigned long long)r->reasons[i].count,
+		    r->reasons[i].text);
+	printf("  load generator RSS       %9ld KiB  (%.1f KiB per client; not measured, it "
+	    "shares the machine)\n", gen_kb, (double)gen_kb / o->users);
+	if (x->gone)
+		printf("  server memory            not measured: a server process died\n");
+	printf("idle: sessions=%d empty_kib=%ld loaded_kib=%ld end_kib=%ld per_session_kib=%.1f "
+	    "errors=%llu per_process_kib=", o->users, empty, loaded, end,
+	    (double)(loaded - empty) / o->users,
+	    (unsigned long long)(idle_errors(x) + (uint64_t)x->gone));
+	for (int i = 0; i < o->nprocs; i++)
+		printf("%s%s:%.1f", i ? "," : "", o->proc_name[i],
+		    (double)(x->srv[i].rss0 - x->srv[i].rss_empty) / o->users);
+	printf("\n");
+}
+
+/*
+ * The empty server's RSS, the logins, -w SECONDS to settle, the RSS with
+ * the sessions, then the hold: the RSS each second, the last one the end.
+ * The workers then say how many of their clients are still logged in.
+ */
+static int
+run_idle(struct run *x)
+{
+	const struct options *o = x->o;
+	struct result *rs;
+	char *ready;
+	long sum, gen_kb = 0;
+	double t_stop;
+	int status = 0;
+
+	for (int i = 0; i < o->nprocs; i++)
+		if ((x->srv[i].rss_empty = status_kb(x->srv[i].pid, "VmRSS")) < 0)
+			die("%s: cannot read the VmRSS of process %ld", o->proc_name[i],
+			    x->srv[i].pid);
+	x->t_start = now();
+	start_workers(x);
+	ready = xmalloc((size_t)o->jobs);
+	if (gather(x->workers, o->jobs, ready, 1, 60 + o->users / 100.0) == -1) {
+		kill_workers(x->workers, o->jobs);
+		return 1;
+	}
+	free(ready);
+	x->t_ready = now();
+	sleep_s(o->warmup);
+	for (int i = 0; i < o->nprocs; i++)
+		x->srv[i].rss0 = status_kb(x->srv[i].pid, "VmRSS");
+	snapshot(x, 0);
+	x->t_measure = now();
+	x->hold_min = x->hold_max = rss_sum(x);
+	x->hold_samples = 1;
+	t_stop = x->t_measure + o->seconds;
+	for (double t; (t = now()) < t_stop; ) {
+		sleep_s(t_stop - t < 1 ? t_stop - t : 1);
+		if ((sum = rss_sum(x)) < 0)
+			break;		/* a server process died: snapshot() says so */
+		if (sum < x->hold_min)
+			x->hold_min = sum;
+		if (sum > x->hold_max)
+			x->hold_max = sum;
+		x->hold_samples++;
+	}
+	x->t_end = now();
+	snapshot(x, 1);
+	for (int i = 0; i < o->jobs; i++) {
+		long k = status_kb(x->workers[i].pid, "VmRSS");
+
+		gen_kb += k > 0 ? k : 0;
+	}
+	for (int i = 0; i < o->nprocs; i++)
+		if (x->srv[i].rss0 < 0 || x->srv[i].rss1 < 0)
+			x->gone = 1;
+	tell(x->workers, o->jobs, CMD_STOP);
+
+	rs = xcalloc((size_t)o->jobs, sizeof(*rs));
+	if (gather(x->workers, o->jobs, rs, sizeof(*rs), DRAIN_MAX_S + 5) == -1) {
+		kill_workers(x->workers, o->jobs);
+		return 1;
+	}
+	for (int i = 0; i < o->jobs; i++)
+		merge(&x->r, &rs[i]);
+	free(rs);
+	report_idle(x, gen_kb);
+	for (int i = 0; i < o->jobs; i++) {
+		int st;
+
+		close(x->workers[i].cmd_fd);
+		close(x->workers[i].st_fd);
+		if (waitpid((pid_t)x->workers[i].pid, &st, 0) == -1 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
+			fprintf(stderr, "msg_load: worker %ld did not end well\n",
+			    x->workers[i].pid);
+	}
+	free(x->workers);
+	if (x->gone || idle_errors(x) > 0) {
+		fprintf(stderr, "msg_load: FAILED: %s\n", x->gone ? "a server process died" :
+		    "sessions lost or stanzas nobody expected (above)");
+		status = 1;
+	}
+	return status;
+}
+
 /* --- set-up --- */
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: msg_load [-1] [-d domain] [-D domain2] [-P c2s_port2] [-u users] "
+	fprintf(stderr, "usage: msg_load [-1I] [-d domain] [-D domain2] [-P c2s_port2] [-u users] "
 	    "[-W window]\n"
 	    "                [-b bytes] [-t seconds] [-w warmup] [-j jobs] [-n logins] "
 	    "[-p priority]\n"
@@ -1416,11 +1676,12 @@ usage(void)
 static void
 parse_args(struct options *o, int argc, char **argv)
 {
-	int ch;
+	int ch, warmup = 0;
 
-	while ((ch = getopt(argc, argv, "1b:d:D:j:n:p:P:t:u:w:W:")) != -1) {
+	while ((ch = getopt(argc, argv, "1b:d:D:Ij:n:p:P:t:u:w:W:")) != -1) {
 		switch (ch) {
 		case '1': o->hash = SB_SCRAM_SHA1; break;
+		case 'I': o->idle = 1; break;
 		case 'b': o->body = atoi(optarg); break;
 		case 'd': o->domain = optarg; break;
 		case 'D': o->domain2 = optarg; break;
@@ -1430,7 +1691,7 @@ parse_args(struct options *o, int argc, char **argv)
 		case 'P': o->c2s_port2 = atoi(optarg); break;
 		case 't': o->seconds = atof(optarg); break;
 		case 'u': o->users = atoi(optarg); break;
-		case 'w': o->warmup = atof(optarg); break;
+		case 'w': o->warmup = atof(optarg); warmup = 1; break;
 		case 'W': o->window = atoi(optarg); break;
 		default: usage();
 		}
@@ -1440,6 +1701,8 @@ parse_args(struct options *o, int argc, char **argv)
 	    o->jobs < 1 || o->jobs > o->users / 2 || o->logins < 1 || o->seconds <= 0 ||
 	    o->warmup < 0 || o->c2s_port2 < 0)
 		usage();
+	if (!warmup)		/* not given: a warm-up, or with -I time to settle */
+		o->warmup = o->idle ? 3 : 2;
 	o->c2s_port = atoi(argv[optind++]);
 	for (; optind < argc; optind++) {
 		char *eq = strchr(argv[optind], '=');
@@ -1476,7 +1739,7 @@ main(int argc, char **argv)
 {
 	struct options o = {
 		.domain = "localhost", .priority = CLIENT_PRIORITY, .users = 200, .window = 32,
-		.body = 100, .jobs = 1, .logins = 50, .seconds = 10, .warmup = 2,
+		.body = 100, .jobs = 1, .logins = 50, .seconds = 10,
 		.hash = SB_SCRAM_SHA256,
 	};
 
