@@ -169,6 +169,7 @@ struct client {
 	unsigned		 direct_tls:1, tls:1, authed:1, header_sent:1,
 				 starttls:1, drain:1, ping_out:1, sasl_finished:1;
 	unsigned		 paused;	/* PAUSE_* */
+	uint32_t		 silent_ms;	/* nothing read for this long (in ticks) */
 	const struct c2s_domain	*domain;	/* the stream's 'to' */
 	struct c2s_addr		*addr;		/* per-address count */
 	char			 id[33];	/* stream id */
@@ -233,6 +234,9 @@ void	 client_bound(struct client *cl);
 /* Every client: <system-shutdown/> (signals). */
 void	 clients_shutdown(struct c2s *c2s);
 void	 clients_log_counters(struct c2s *c2s);
+/* malloc_trim() when idle clients released enough parsers since the last one. */
+#define C2S_TRIM_MS	10000
+void	 clients_trim(struct c2s *c2s);
 
 /* --- stream.c --- */
 
@@ -353,6 +357,7 @@ struct c2s {
 	struct sb_arena		 scratch;	/* replies, reset after each use */
 	uint64_t		 logins, login_failures;
 	uint64_t		 stanzas_in, stanzas_out;	/* since start */
+	unsigned		 hibernated;	/* parsers released since the last trim */
 };
 
 #endif

@@ -15,10 +15,12 @@
  *                             cut off once its queue passes the bound
  *   stanza size               the parser's limit: <policy-violation/>
  *
- * The connection's own idle timer (sb_conn_set_timeout) serves the ping and
- * lets the parser hibernate; the login and idle times are one deadline
+ * The connection's own idle timer (sb_conn_set_timeout) ticks every few
+ * seconds of silence: it lets the parser hibernate and counts up to the
+ * ping; the login and idle times are one deadline
  * (login first, idle once bound). A client's memory goes with CLOSED.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +33,15 @@
 
 /* How long a client that got a stream error may take to read it. */
 #define CLOSE_FLUSH_MS		2000
-/* Idle period after which the parser is released when pings are off. */
-#define HIBERNATE_MS		60000
+/*
+ * A client silent this long has its parser released (rebuilt when bytes
+ * come): an idle session then costs its TLS state and little else. The
+ * same tick counts the silence up to the ping. Freed parsers leave holes
+ * in the heap: once TRIM_AFTER of them were released, clients_trim()
+ * (every C2S_TRIM_MS) gives their whole pages back to the kernel.
+ */
+#define HIBERNATE_MS		5000
+#define TRIM_AFTER		64
 /* Rate pauses are multiples of this (few distinct deadline lengths). */
 #define RATE_STEP_MS		50
 #define RATE_MAX_PAUSE_MS	1000
@@ -291,6 +300,7 @@ on_data(struct client *cl, struct sb_conn_ev *ev)
 	if (cl->sess == SESS_ACTIVE)
 		sb_deadline_touch(cl->c2s->loop, &cl->dl);
 	cl->ping_out = 0;	/* alive: the next silence earns a new ping */
+	cl->silent_ms = 0;
 	if (conf->rate != 0) {
 		refill(cl);
 		cl->tokens -= (int64_t)ev->len;
@@ -299,13 +309,36 @@ on_data(struct client *cl, struct sb_conn_ev *ev)
 	rate_check(cl);
 }
 
+/* The tick of a silent client: HIBERNATE_MS, or the ping interval when shorter. */
+static unsigned
+tick_ms(const struct c2s_conf *conf)
+{
+	return conf->ping_ms != 0 && conf->ping_ms < HIBERNATE_MS ? (unsigned)conf->ping_ms :
+	    HIBERNATE_MS;
+}
+
+/* Every TRIM_EVERY_MS (main.c's timer): the heap trimmed if parsers were released. */
+void
+clients_trim(struct c2s *c2s)
+{
+	if (c2s->hibernated < TRIM_AFTER)
+		return;
+	c2s->hibernated = 0;
+	malloc_trim(0);
+}
+
 static void
 on_timeout(struct client *cl)
 {
+	const struct c2s_conf *conf = cl->c2s->conf;
+
 	if (cl->state == CL_CLOSING)
 		return;
-	sb_xml_stream_hibernate(cl->xs);	/* -1 mid-stanza: nothing changes */
-	if (cl->sess == SESS_ACTIVE && cl->c2s->conf->ping_ms != 0 && !cl->ping_out)
+	cl->silent_ms += tick_ms(conf);
+	if (sb_xml_stream_hibernate(cl->xs) == 0 && cl->silent_ms == tick_ms(conf))
+		cl->c2s->hibernated++;	/* the first tick of a silence released a parser */
+	if (cl->sess == SESS_ACTIVE && conf->ping_ms != 0 && !cl->ping_out &&
+	    cl->silent_ms >= conf->ping_ms)
 		bound_ping(cl);
 }
 
@@ -406,7 +439,7 @@ client_accept(struct sb_listener *ls, struct sb_conn *c, void *arg)
 	c2s->nclients++;
 	sb_conn_set_watermarks(c, conf->write_buffer / 4, conf->write_buffer);
 	sb_conn_set_handler(c, client_event, cl);
-	sb_conn_set_timeout(c, conf->ping_ms != 0 ? (unsigned)conf->ping_ms : HIBERNATE_MS);
+	sb_conn_set_timeout(c, tick_ms(conf));
 	sb_deadline_start(c2s->loop, &cl->dl, (uint32_t)conf->login_ms, login_expired);
 	client_log(cl, SB_LOG_DEBUG, "connected%s", cl->direct_tls ? " (direct TLS)" : "");
 }

@@ -27,6 +27,7 @@
 #include "complink.h"
 #include "config.h"
 #include "sasl.h"
+#include "timer.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -150,6 +151,12 @@ reload(void *arg)
 }
 
 static void
+trim_tick(struct sb_timer *t, void *arg)
+{
+	clients_trim(arg);
+}
+
+static void
 report(void *arg)
 {
 	struct c2s *c2s = arg;
@@ -216,6 +223,7 @@ main(int argc, char **argv)
 	sasl_fake_secret(&c2s);
 	listen_all(&c2s);
 	connect_router(&c2s);
+	sb_timer_every(c2s.loop, C2S_TRIM_MS, trim_tick, &c2s);
 	if (c2s.conf->status_path != NULL)
 		c2s.status = sb_status_start(c2s.loop, "c2s", c2s.conf->status_path,
 		    c2s.conf->status_ms, status_lines, &c2s);
