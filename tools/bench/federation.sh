@@ -12,17 +12,18 @@
 # database per server with the accounts bench1..benchUSERS of its domain
 # (password "bench", made with sbctl adduser --batch), and for each server
 # router.xml (sm1 sharing the domain, c2s1, s2s1 the default route),
-# sm1.xml, c2s.xml (as messages.sh: no read rate, no per-address limit)
-# and s2s.xml: listening on FED_NET.1:5269 (sb1) and FED_NET.2:5269 (sb2),
-# the CA as ca-file, policy require-cert (the default: SASL EXTERNAL with
-# the CA's certificates, XEP-0288 bidi) and a static <host/> for the other
-# domain, so no DNS is needed; every log at level notice. Starts the eight
-# processes and runs msg_load with -d sb1.example -D sb2.example -P (sb2's
-# c2s port): it measures all eight. Before the burst, every sender pings
-# sb2.example and waits for the answer, so the s2s stream is up (a domain's
-# queue while its stream is set up holds only <queue/>, 1000 stanzas).
-# Then each server log is summed up (warnings, errors, sm's, c2s's and
-# s2s's counters), each sm is stopped first to see that it ends cleanly.
+# sm1.xml, c2s.xml (lib.sh's sb_config, as messages.sh: no read rate, no
+# per-address limit) and s2s.xml: listening on FED_NET.1:5269 (sb1) and
+# FED_NET.2:5269 (sb2), the CA as ca-file, policy require-cert (the
+# default: SASL EXTERNAL with the CA's certificates, XEP-0288 bidi) and a
+# static <host/> for the other domain, so no DNS is needed; every log at
+# level notice. Starts the eight processes and runs msg_load with -d
+# sb1.example -D sb2.example -P (sb2's c2s port): it measures all eight.
+# Before the burst, every sender pings sb2.example and waits for the
+# answer, so the s2s stream is up (a domain's queue while its stream is
+# set up holds only <queue/>, 1000 stanzas). Then each server log is
+# summed up (warnings, errors, sm's, c2s's and s2s's counters), each sm is
+# stopped first to see that it ends cleanly.
 # Everything is stopped and removed on exit, also on failure.
 #
 #   bash tools/bench/federation.sh build                 200 users, 10 s, window 32
@@ -47,7 +48,6 @@ shift $(( $# > 1 ? 2 : 1 ))
 users=${USERS:-200}
 net=${FED_NET:-127.0.7}
 policy=${SB_FED_POLICY:-require-cert}
-secret=bench-secret
 domains=(sb1.example sb2.example)
 
 bench_init sb-fed-bench-XXXXXX
@@ -121,47 +121,8 @@ for i in 1 2; do
 	s=$dir/sb$i
 	mkdir "$s"
 
-	cat > "$s/switchboard.xml" <<XML
-<switchboard>
-  <storage driver='sqlite'><path>$s/sb.db</path></storage>
-</switchboard>
-XML
-
-	cat > "$s/router.xml" <<XML
-<router>
-  <log level='notice'/>
-  <listen address='127.0.0.1' port='${rport[i]}'/>
-  <component name='sm1' secret='$secret' internal='yes'>
-    <bind name='$d' share='yes'/>
-  </component>
-  <component name='c2s1' secret='$secret' internal='yes'/>
-  <component name='s2s1' secret='$secret' internal='yes' default-route='yes'/>
-</router>
-XML
-
-	cat > "$s/sm1.xml" <<XML
-<sm>
-  <log level='notice'/>
-  <router address='127.0.0.1' port='${rport[i]}' name='sm1' secret='$secret'/>
-  <domain name='$d'/>
-</sm>
-XML
-
-	cat > "$s/c2s.xml" <<XML
-<c2s>
-  <log level='notice'/>
-  <router address='127.0.0.1' port='${rport[i]}' name='c2s1' secret='$secret'/>
-  <listen address='127.0.0.1' port='${cport[i]}' tls='starttls'/>
-  <domain name='$d'>
-    <certificate>$dir/$d.crt</certificate>
-    <key>$dir/$d.key</key>
-  </domain>
-  <limits>
-    <connections-per-address>0</connections-per-address>
-    <read-rate>0</read-rate>
-  </limits>
-</c2s>
-XML
+	sb_config -r "<component name='s2s1' secret='$secret' internal='yes' default-route='yes'/>" \
+		"$s" "$d" "${rport[i]}" "${cport[i]}" "$dir/$d.crt" "$dir/$d.key"
 
 	cat > "$s/s2s.xml" <<XML
 <s2s>
@@ -178,31 +139,16 @@ XML
 </s2s>
 XML
 
-	t0=$(date +%s%N)
-	"$build/sbctl" -c "$s/switchboard.xml" db init >/dev/null
-	seq 1 "$users" | sed "s/.*/bench&@$d bench/" |
-		"$build/sbctl" -c "$s/switchboard.xml" adduser --batch >/dev/null
-	echo "federation.sh: $d: $users accounts made in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+	sb_accounts "$build" "$s" "$d" "$users" >/dev/null
+	echo "federation.sh: $d: $users accounts made in $made_ms ms"
 done
 
 for i in 1 2; do
 	s=$dir/sb$i
-	"$build/sb-router" -c "$s/router.xml" 2>"$dir/router$i.log" &
-	pids+=($!)
-	router_pid[i]=$!
-	wait_log "router$i" "${router_pid[i]}" "started with"
-	"$build/sb-sm" -c "$s/sm1.xml" -s "$s/switchboard.xml" 2>"$dir/sm$i.log" &
-	pids+=($!)
-	sm_pid[i]=$!
-	wait_log "sm$i" "${sm_pid[i]}" "router link up"
-	"$build/sb-c2s" -c "$s/c2s.xml" -s "$s/switchboard.xml" 2>"$dir/c2s$i.log" &
-	pids+=($!)
-	c2s_pid[i]=$!
-	wait_log "c2s$i" "${c2s_pid[i]}" "router link up"
-	"$build/sb-s2s" -c "$s/s2s.xml" 2>"$dir/s2s$i.log" &
-	pids+=($!)
-	s2s_pid[i]=$!
-	wait_log "s2s$i" "${s2s_pid[i]}" "router link up"
+	sb_start start_logged "$build" "$build/sb-sm" "$s" "$i"
+	router_pid[i]=${sb_pids[0]} sm_pid[i]=${sb_pids[1]} c2s_pid[i]=${sb_pids[2]}
+	start_logged "s2s$i" "router link up" "$build/sb-s2s" -c "$s/s2s.xml"
+	s2s_pid[i]=$last_pid
 done
 echo "federation.sh: ${domains[0]} (s2s on $net.1:5269) and ${domains[1]} (s2s on" \
 	"$net.2:5269), policy $policy"

@@ -1,11 +1,17 @@
 # shellcheck shell=bash
-# lib.sh: what the benchmark scripts around msg_load share; sourced by
-# messages.sh, idle.sh and federation.sh after "set -eu".
+# lib.sh: what the benchmark scripts share; sourced after "set -eu" by
+# messages.sh, idle.sh, federation.sh, login.sh, login-ejabberd.sh and
+# servers/common.sh (so by servers/*.sh).
 #
 #   bench_init TEMPLATE      a temporary directory $dir (mktemp TEMPLATE),
 #                            removed on exit with every process in $pids and
 #                            the PostgreSQL server of $pgdir, if any
 #   die, free_port, show_log NAME, wait_log NAME PID REGEX
+#   alive PID, port_open PORT, await PID SECONDS CHECK...
+#   self_signed DOMAIN KEY CERT  an ECDSA P-256 certificate for DOMAIN
+#   sb_config, sb_accounts, sb_start, start_logged: one switchboard server's
+#                            configuration, accounts and processes (router,
+#                            sm, c2s), as every script here sets them up
 #   single_server BUILD USERS  messages.sh's server: certificate, database
 #                            with bench1..benchUSERS, sb-router, sb-sm and
 #                            sb-c2s started ($cport, $router_pid, $sm_pid,
@@ -16,10 +22,11 @@
 #   check_sanitizers NAME... sanitizer reports in those logs
 #
 # A failure in the last three sets status=1. Messages start with the
-# script's name.
+# script's name. $secret is the components' secret with their router.
 
 me=${0##*/}
 bench_src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+secret=bench-secret
 
 bench_init() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/$1")
@@ -54,13 +61,33 @@ show_log() {
 
 # wait_log NAME PID REGEX: until the process's log shows REGEX (10 s).
 wait_log() {
-	for _ in $(seq 100); do
-		if grep -qE "$3" "$dir/$1.log" 2>/dev/null; then return 0; fi
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.1
-	done
+	await "$2" 10 grep -sqE "$3" "$dir/$1.log" && return
 	show_log "$1"
 	die "$1 did not start"
+}
+
+# alive PID: the process runs (not a zombie; its command line may not be
+# the server's yet).
+alive() {
+	[ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# port_open PORT: something accepts connections on 127.0.0.1:PORT.
+port_open() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# await PID SECONDS CHECK...: runs CHECK every 0.1 s until it succeeds;
+# status 1 once PID has ended (alive) or SECONDS have passed.
+await() {
+	local pid=$1 n=$(( $2 * 10 ))
+	shift 2
+	for _ in $(seq "$n"); do
+		"$@" && return 0
+		alive "$pid" || return 1
+		sleep 0.1
+	done
+	return 1
 }
 
 # log_summary NAME...: lines, warnings and errors of each log, the commonest five.
@@ -117,29 +144,148 @@ check_sanitizers() {
 	done
 }
 
+# self_signed DOMAIN KEY CERT: an ECDSA P-256 key and a certificate for
+# DOMAIN signed with it (30 days; the template is CERT's name with .tmpl).
+self_signed() {
+	local tmpl=${3%.*}.tmpl
+	certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$2" 2>/dev/null
+	printf 'cn = "%s"\ndns_name = "%s"\nexpiration_days = 30\ntls_www_server\nsigning_key\n' \
+		"$1" "$1" > "$tmpl"
+	certtool --generate-self-signed --load-privkey "$2" --template "$tmpl" --outfile "$3" \
+		2>/dev/null
+}
+
+# sb_config [-l LEVEL] [-r XML] [-d XML] [-L XML] CONFDIR DOMAIN RPORT CPORT
+# CERT KEY [STORAGE]: one switchboard server's configuration in CONFDIR,
+# every log at LEVEL (default notice): switchboard.xml (STORAGE, a
+# <storage> element; default SQLite in CONFDIR/sb.db), router.xml
+# (listening on 127.0.0.1:RPORT; sm1 sharing DOMAIN, c2s1, then -r's XML),
+# sm1.xml and c2s.xml (STARTTLS on 127.0.0.1:CPORT; DOMAIN with CERT, KEY
+# and -d's XML; in <limits> no per-address limit, since every client comes
+# from 127.0.0.1, then -L's XML: by default <read-rate>0</read-rate>, no
+# read rate either, as the clients send as fast as they can).
+sb_config() {
+	local level=notice router_more='' domain_more='' limits='<read-rate>0</read-rate>'
+	local OPTIND=1 OPTARG o conf domain rport cport cert key storage
+	while getopts l:r:d:L: o; do
+		case $o in
+		l) level=$OPTARG ;;
+		r) router_more=$OPTARG ;;
+		d) domain_more=$OPTARG ;;
+		L) limits=$OPTARG ;;
+		*) die "sb_config: bad option" ;;
+		esac
+	done
+	shift $((OPTIND - 1))
+	conf=$1 domain=$2 rport=$3 cport=$4 cert=$5 key=$6
+	storage=${7:-"<storage driver='sqlite'><path>$conf/sb.db</path></storage>"}
+
+	cat > "$conf/switchboard.xml" <<XML
+<switchboard>
+  $storage
+</switchboard>
+XML
+
+	cat > "$conf/router.xml" <<XML
+<router>
+  <log level='$level'/>
+  <listen address='127.0.0.1' port='$rport'/>
+  <component name='sm1' secret='$secret' internal='yes'>
+    <bind name='$domain' share='yes'/>
+  </component>
+  <component name='c2s1' secret='$secret' internal='yes'/>${router_more:+
+  $router_more}
+</router>
+XML
+
+	cat > "$conf/sm1.xml" <<XML
+<sm>
+  <log level='$level'/>
+  <router address='127.0.0.1' port='$rport' name='sm1' secret='$secret'/>
+  <domain name='$domain'/>
+</sm>
+XML
+
+	cat > "$conf/c2s.xml" <<XML
+<c2s>
+  <log level='$level'/>
+  <router address='127.0.0.1' port='$rport' name='c2s1' secret='$secret'/>
+  <listen address='127.0.0.1' port='$cport' tls='starttls'/>
+  <domain name='$domain'>
+    <certificate>$cert</certificate>
+    <key>$key</key>${domain_more:+
+    $domain_more}
+  </domain>
+  <limits>
+    <connections-per-address>0</connections-per-address>${limits:+
+    $limits}
+  </limits>
+</c2s>
+XML
+}
+
+# sb_accounts BUILD CONFDIR DOMAIN N: CONFDIR/switchboard.xml's database
+# made (sbctl db init) with the accounts bench1..benchN@DOMAIN (password
+# "bench", sbctl adduser --batch); sbctl's output on stdout and stderr;
+# $made_ms: how long it took, in ms; on failure $sb_step names the command
+# that failed.
+# shellcheck disable=SC2034 # sb_step: read by servers/switchboard.sh
+sb_accounts() {
+	local t0
+	t0=$(date +%s%N)
+	sb_step="sbctl db init"
+	"$1/sbctl" -c "$2/switchboard.xml" db init || return
+	sb_step="sbctl adduser --batch"
+	seq 1 "$4" | sed "s/.*/bench&@$3 bench/" |
+		"$1/sbctl" -c "$2/switchboard.xml" adduser --batch || return
+	made_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+# start_logged NAME REGEX ARGV...: ARGV in the background, its stderr in
+# $dir/NAME.log, its pid added to $pids and left in $last_pid; returns once
+# the log shows REGEX (wait_log).
+start_logged() {
+	local name=$1 regex=$2
+	shift 2
+	"$@" 2>"$dir/$name.log" &
+	last_pid=$!
+	pids+=("$last_pid")
+	wait_log "$name" "$last_pid" "$regex"
+}
+
+# sb_start STARTER BUILD SM_BIN CONFDIR [N]: sb-router, SM_BIN and sb-c2s
+# with CONFDIR's configuration, each started once the one before is up:
+# STARTER NAME REGEX ARGV... (start_logged, or servers/switchboard.sh's
+# own) starts them as routerN, smN and c2sN and leaves each pid in
+# $last_pid. Their pids in $sb_pids: router, sm, c2s.
+sb_start() {
+	local run=$1 build=$2 sm_bin=$3 conf=$4 n=${5:-}
+	sb_pids=()
+	"$run" "router$n" "started with" "$build/sb-router" -c "$conf/router.xml"
+	sb_pids+=("$last_pid")
+	"$run" "sm$n" "router link up" "$sm_bin" -c "$conf/sm1.xml" -s "$conf/switchboard.xml"
+	sb_pids+=("$last_pid")
+	"$run" "c2s$n" "router link up" "$build/sb-c2s" -c "$conf/c2s.xml" -s "$conf/switchboard.xml"
+	sb_pids+=("$last_pid")
+}
+
 # single_server BUILD USERS: in $dir an ECDSA P-256 self-signed certificate
 # for localhost, a database (SB_BENCH_DB: sqlite, or pgsql for a throwaway
 # PostgreSQL) with the accounts bench1..benchUSERS (password "bench"),
 # router.xml (sm1 sharing localhost, c2s1), sm1.xml and c2s.xml (log level
 # notice; no read rate and no per-address limit, since every client comes
 # from 127.0.0.1 as fast as it can; $c2s_limits, if set, is added to
-# <limits>). Starts sb-router, SB_SM_BIN (default BUILD/sb-sm) and sb-c2s
-# on free ports.
+# <limits>): sb_config. Starts sb-router, SB_SM_BIN (default BUILD/sb-sm)
+# and sb-c2s on free ports.
 single_server() {
-	local build=$1 users=$2 secret=bench-secret domain=localhost storage conninfo t0
+	local build=$1 users=$2 domain=localhost storage conninfo
 	sm_bin=${SB_SM_BIN:-$build/sb-sm}
 	db=${SB_BENCH_DB:-sqlite}
 	[ -x "$sm_bin" ] || die "no sm binary at $sm_bin (set SB_SM_BIN)"
 
 	rport=$(free_port)
 	cport=$(free_port)
-
-	certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 \
-		--outfile "$dir/$domain.key" 2>/dev/null
-	printf 'cn = "%s"\ndns_name = "%s"\nexpiration_days = 30\ntls_www_server\nsigning_key\n' \
-		"$domain" "$domain" > "$dir/cert.tmpl"
-	certtool --generate-self-signed --load-privkey "$dir/$domain.key" \
-		--template "$dir/cert.tmpl" --outfile "$dir/$domain.crt" 2>/dev/null
+	self_signed "$domain" "$dir/$domain.key" "$dir/$domain.crt"
 
 	case $db in
 	sqlite)
@@ -154,67 +300,13 @@ single_server() {
 		die "SB_BENCH_DB: sqlite or pgsql, not '$db'" ;;
 	esac
 
-	cat > "$dir/switchboard.xml" <<XML
-<switchboard>
-  $storage
-</switchboard>
-XML
+	sb_config -L "<read-rate>0</read-rate>${c2s_limits:-}" \
+		"$dir" "$domain" "$rport" "$cport" "$domain.crt" "$domain.key" "$storage"
+	sb_accounts "$build" "$dir" "$domain" "$users" >/dev/null
+	echo "$me: $users accounts ($db) made in $made_ms ms; sm is $sm_bin"
 
-	cat > "$dir/router.xml" <<XML
-<router>
-  <log level='notice'/>
-  <listen address='127.0.0.1' port='$rport'/>
-  <component name='sm1' secret='$secret' internal='yes'>
-    <bind name='$domain' share='yes'/>
-  </component>
-  <component name='c2s1' secret='$secret' internal='yes'/>
-</router>
-XML
-
-	cat > "$dir/sm1.xml" <<XML
-<sm>
-  <log level='notice'/>
-  <router address='127.0.0.1' port='$rport' name='sm1' secret='$secret'/>
-  <domain name='$domain'/>
-</sm>
-XML
-
-	cat > "$dir/c2s.xml" <<XML
-<c2s>
-  <log level='notice'/>
-  <router address='127.0.0.1' port='$rport' name='c2s1' secret='$secret'/>
-  <listen address='127.0.0.1' port='$cport' tls='starttls'/>
-  <domain name='$domain'>
-    <certificate>$domain.crt</certificate>
-    <key>$domain.key</key>
-  </domain>
-  <limits>
-    <connections-per-address>0</connections-per-address>
-    <read-rate>0</read-rate>${c2s_limits:+
-    $c2s_limits}
-  </limits>
-</c2s>
-XML
-
-	t0=$(date +%s%N)
-	"$build/sbctl" -c "$dir/switchboard.xml" db init >/dev/null
-	seq 1 "$users" | sed "s/.*/bench&@$domain bench/" |
-		"$build/sbctl" -c "$dir/switchboard.xml" adduser --batch >/dev/null
-	echo "$me: $users accounts ($db) made in $(( ($(date +%s%N) - t0) / 1000000 )) ms;" \
-		"sm is $sm_bin"
-
-	"$build/sb-router" -c "$dir/router.xml" 2>"$dir/router.log" &
-	pids+=($!)
-	router_pid=$!
-	wait_log router "$router_pid" "started with"
-	"$sm_bin" -c "$dir/sm1.xml" -s "$dir/switchboard.xml" 2>"$dir/sm.log" &
-	pids+=($!)
-	sm_pid=$!
-	wait_log sm "$sm_pid" "router link up"
-	"$build/sb-c2s" -c "$dir/c2s.xml" -s "$dir/switchboard.xml" 2>"$dir/c2s.log" &
-	pids+=($!)
-	c2s_pid=$!
-	wait_log c2s "$c2s_pid" "router link up"
+	sb_start start_logged "$build" "$sm_bin" "$dir"
+	router_pid=${sb_pids[0]} sm_pid=${sb_pids[1]} c2s_pid=${sb_pids[2]}
 }
 
 # single_server_end: the counters, then each log summed up (what went wrong

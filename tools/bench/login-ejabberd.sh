@@ -6,10 +6,11 @@
 # not run) and root: ejabberd runs as the ejabberd user.
 #
 # Makes a temporary directory with the same kind of certificate as
-# login.sh (ECDSA P-256, self-signed, certtool) and starts a private
-# ejabberd in it on a free port with tools/bench/servers/ejabberd.sh (see
-# there: STARTTLS required, SCRAM-SHA-1 storage, no shaper, no fail2ban,
-# no s2s, no epmd), which registers bench1..benchM (password "bench").
+# login.sh (ECDSA P-256, self-signed: lib.sh's self_signed) and starts a
+# private ejabberd in it on a free port with tools/bench/servers/ejabberd.sh
+# (see there: STARTTLS required, SCRAM-SHA-1 storage, no shaper, no
+# fail2ban, no s2s, no epmd), which registers bench1..benchM (password
+# "bench").
 # Runs login_load -x (no router, no sm1: ejabberd does the whole login)
 # with the beam.smp pid for the CPU figures, and always stops ejabberd and
 # removes the directory.
@@ -21,6 +22,7 @@
 # it needs several hundred slots to be busy (20 slots measure that delay:
 # about 180 logins/s here at half a core).
 set -eu
+. "$(dirname "$0")/lib.sh"
 build=$1
 seconds=${2:-10}
 shift $(( $# > 1 ? 2 : 1 ))
@@ -35,17 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 cport=$(free_port)
-
-certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 \
-	--outfile "$dir/key.pem" 2>/dev/null
-printf 'cn = "%s"\ndns_name = "%s"\nexpiration_days = 30\ntls_www_server\nsigning_key\n' \
-	"$domain" "$domain" > "$dir/cert.tmpl"
-certtool --generate-self-signed --load-privkey "$dir/key.pem" \
-	--template "$dir/cert.tmpl" --outfile "$dir/cert.pem" 2>/dev/null
+self_signed "$domain" "$dir/key.pem" "$dir/cert.pem"
 
 bash "$server" start "$dir" "$cport" "$accounts" ||
 	{ echo "login-ejabberd.sh: ejabberd did not start" >&2; exit 1; }

@@ -52,138 +52,41 @@
 #
 # ejabberd answers a client's </stream:stream> about 100 ms late after a
 # login: login_load needs a few hundred slots to keep it busy.
+#
+# The machinery all three servers/*.sh share (pid files, the login check,
+# the command line, stopping) is servers/common.sh.
 set -eu
-me=ejabberd.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 user=ejabberd
 domain=localhost
-
-die() {
-	echo "$me: $*" >&2
-	exit 1
-}
-
-usage() {
-	echo "usage: $me start DIR PORT ACCOUNTS | stop DIR" >&2
-	exit 2
-}
-
-# ours PID: the process lives and its command line names $dir.
-ours() {
-	{ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF -- "$dir/"
-}
-
-# alive PID: our child runs (not a zombie; its command line may not be the server's yet).
-alive() {
-	[ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
-}
-
-# reaped PID: a process that has ended stays in the process table (ps shows
-# it <defunct>) until init, its parent since start returned, reaps it:
-# wait for that, 5 s at most.
-reaped() {
-	for _ in $(seq 50); do
-		grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null || return 0
-		sleep 0.1
-	done
-}
-
-# The pids of this instance: DIR/pids, or what a start under way (or
-# killed) has launched so far.
-instance_pids() {
-	cat "$dir/pids" "$dir/pids.starting" 2>/dev/null | sed -n 's/^[a-z0-9]*=\([0-9][0-9]*\)$/\1/p'
-}
 
 # session_left SID: the processes left in the session beam.smp led.
 session_left() {
 	ps -o pid= -s "$1" 2>/dev/null | tr -d ' ' | grep -v "^$1\$" || true
 }
 
-# A start that fails leaves nothing running.
-on_exit() {
-	local st=$?
-	[ $st -eq 0 ] || stop_all || true
-}
-
-stop_all() {
-	local pid p left=''
+stop_server() {
+	local pid p
 	for pid in $(instance_pids); do
-		if ours "$pid"; then
-			kill -TERM "$pid" 2>/dev/null || true
-			for _ in $(seq 200); do ours "$pid" || break; sleep 0.1; done
-			if ours "$pid"; then
-				echo "$me: ejabberd (pid $pid) did not stop within 20 s of SIGTERM; SIGKILL" >&2
-				kill -KILL "$pid" 2>/dev/null || true
-				for _ in $(seq 50); do ours "$pid" || break; sleep 0.1; done
-			fi
-			if ours "$pid"; then left="$left $pid"; else reaped "$pid"; fi
-		fi
+		terminate ejabberd "$pid" 20
 		# erl_child_setup ends with the VM; anything else of its session goes now.
 		for _ in $(seq 20); do [ -n "$(session_left "$pid")" ] || break; sleep 0.1; done
 		for p in $(session_left "$pid"); do kill -KILL "$p" 2>/dev/null || true; done
 	done
-	[ -z "$left" ] || die "processes still running:$left"
-	rm -f "$dir/pids" "$dir/pids.starting"
 }
 
-# fail MESSAGE: the end of ejabberd's log (or of its console, where the
-# VM's own complaints go), then the message.
-fail() {
+# log_tail (fail's): the end of ejabberd's log, or of its console, where
+# the VM's own complaints go.
+log_tail() {
 	local f=$dir/log/ejabberd.log
 	[ -s "$f" ] || f=$dir/ejabberd.out
-	echo "$me: the end of $f:" >&2
-	tail -n 15 "$f" >&2 2>/dev/null || true
-	echo "$me: $1" >&2
-	exit 1
+	tail_logs "$f" "$f"
 }
 
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# login_check PORT: one SCRAM-SHA-1 login (STARTTLS, the certificate checked
-# against DIR/cert.pem for localhost, bind) as bench1, with slixmpp.
-login_check() {
-	/usr/bin/python3 - "$dir/cert.pem" "$1" <<'PY'
-import asyncio, logging, sys
-logging.disable(logging.CRITICAL)
-import slixmpp
-cert, port = sys.argv[1], int(sys.argv[2])
-x = slixmpp.ClientXMPP("bench1@localhost/check", "bench")
-x.ca_certs = cert
-fm = x["feature_mechanisms"]
-fm.use_mechs = {"SCRAM-SHA-1"}
-creds = fm.sasl_callback
-def no_binding(required, optional):  # slixmpp binds only with tls-unique: no 'y' flag
-    r = creds(required, optional)
-    r["channel_binding"] = None
-    return r
-fm.sasl_callback = no_binding
-x.whitespace_keepalive = False
-loop = asyncio.get_event_loop()
-done, gone = loop.create_future(), asyncio.Event()
-def settle(result):
-    if not done.done():
-        done.set_result(result)
-x.add_event_handler("session_start", lambda _: settle(None))
-x.add_event_handler("failed_all_auth", lambda _: settle("SCRAM-SHA-1 authentication failed"))
-x.add_event_handler("connection_failed", lambda e: settle("connection failed: %s" % e))
-x.add_event_handler("ssl_invalid_chain", lambda e: settle("the certificate is not %s: %s" % (cert, e)))
-x.add_event_handler("disconnected", lambda _: (gone.set(), settle("disconnected")))
-x.connect(("127.0.0.1", port))
-try:
-    err = loop.run_until_complete(asyncio.wait_for(done, 20))
-except asyncio.TimeoutError:
-    err = "no session within 20 s"
-if err is None:
-    x.disconnect()
-    try:
-        loop.run_until_complete(asyncio.wait_for(gone.wait(), 5))
-    except asyncio.TimeoutError:
-        pass
-    sys.exit(0)
-print("login as bench1 on port %d: %s" % (port, err), file=sys.stderr)
-sys.exit(1)
-PY
+# ejabberd_up PORT: ejabberd has written its pid file and accepts on PORT.
+ejabberd_up() {
+	[ -s "$dir/log/ejabberd.pid" ] && port_open "$1"
 }
 
 # erl_libs: where the Debian package keeps ejabberd's applications (ejabberdctl says).
@@ -192,20 +95,12 @@ erl_libs() {
 }
 
 start() {
-	local port=$1 accounts=$2 node dport cookie libs pid beam t0 p
+	local port=$1 accounts=$2 node dport cookie libs pid beam t0
 	command -v ejabberdctl >/dev/null && command -v erl >/dev/null ||
 		die "no ejabberd (apt-get install ejabberd)"
 	[ "$(id -u)" = 0 ] || die "run as root (ejabberd runs as the $user user)"
 	id "$user" >/dev/null 2>&1 || die "no $user user"
-	for p in $(instance_pids); do ours "$p" && die "an instance runs in $dir (pid $p)"; done
-	rm -rf "$dir/pids" "$dir/pids.starting" "$dir/spool" "$dir/log" "$dir/ejabberd.out" \
-		"$dir/register.out"
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		die "127.0.0.1:$port is in use"
-	fi
-	trap on_exit EXIT
-	# Every client connection is a descriptor (and an Erlang port: ERL_MAX_PORTS).
-	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	begin_start "$port" "$dir/spool" "$dir/log" "$dir/ejabberd.out" "$dir/register.out"
 
 	node=sbbench-$$@localhost
 	dport=$(free_port)
@@ -306,16 +201,10 @@ YML
 		</dev/null >"$dir/ejabberd.out" 2>&1) &
 	pid=$!
 	echo "ejabberd=$pid" >"$dir/pids.starting"
-	for _ in $(seq 600); do
-		if [ -s "$dir/log/ejabberd.pid" ] &&
-			(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			break
-		fi
+	await "$pid" 60 ejabberd_up "$port" || {
 		alive "$pid" || fail "ejabberd did not start"
-		sleep 0.1
-	done
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null ||
 		fail "ejabberd does not accept connections on 127.0.0.1:$port within 60 s"
+	}
 	beam=$(cat "$dir/log/ejabberd.pid")
 	[ "$beam" = "$pid" ] || die "ejabberd's pid file says $beam, not $pid"
 
@@ -350,27 +239,7 @@ YML
 
 	login_check "$port" || fail "the login check failed"
 	ours "$pid" || fail "ejabberd has died"
-	echo "ejabberd=$pid" >"$dir/pids"
-	rm -f "$dir/pids.starting"
+	started "ejabberd=$pid"
 }
 
-[ $# -ge 2 ] || usage
-cmd=$1
-[ -d "$2" ] || die "no directory $2"
-dir=$(cd "$2" && pwd -P)
-case $cmd in
-start)
-	[ $# -eq 4 ] || usage
-	[[ $3 =~ ^[0-9]+$ ]] && [ "$3" -gt 0 ] && [ "$3" -lt 65536 ] || die "bad port '$3'"
-	[[ $4 =~ ^[0-9]+$ ]] && [ "$4" -ge 1 ] || die "bad account count '$4'"
-	[ -r "$dir/cert.pem" ] && [ -r "$dir/key.pem" ] || die "no $dir/cert.pem and $dir/key.pem"
-	start "$3" "$4"
-	;;
-stop)
-	[ $# -eq 2 ] || usage
-	stop_all
-	;;
-*)
-	usage
-	;;
-esac
+main "$@"

@@ -38,123 +38,24 @@
 # stop: SIGTERM (Prosody closes its sessions and exits), 15 s, then SIGKILL,
 # until it has left the process table; only a process whose command line
 # names DIR is signalled, so stopping a stopped DIR does nothing.
+#
+# The machinery all three servers/*.sh share (pid files, the login check,
+# the command line, stopping) is servers/common.sh.
 set -eu
-me=prosody.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$(dirname "$0")/common.sh"
 user=prosody
 domain=localhost
 iterations=4096
 
-die() {
-	echo "$me: $*" >&2
-	exit 1
+stop_server() {
+	local pid
+	for pid in $(instance_pids); do terminate prosody "$pid" 15; done
 }
 
-usage() {
-	echo "usage: $me start DIR PORT ACCOUNTS | stop DIR" >&2
-	exit 2
-}
-
-# ours PID: the process lives and its command line names $dir.
-ours() {
-	{ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF -- "$dir/"
-}
-
-# alive PID: our child runs (not a zombie; its command line may not be the server's yet).
-alive() {
-	[ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
-}
-
-# reaped PID: a process that has ended stays in the process table (ps shows
-# it <defunct>) until init, its parent since start returned, reaps it:
-# wait for that, 5 s at most.
-reaped() {
-	for _ in $(seq 50); do
-		grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null || return 0
-		sleep 0.1
-	done
-}
-
-# The pids of this instance: DIR/pids, or what a start under way (or
-# killed) has launched so far.
-instance_pids() {
-	cat "$dir/pids" "$dir/pids.starting" 2>/dev/null | sed -n 's/^[a-z0-9]*=\([0-9][0-9]*\)$/\1/p'
-}
-
-# A start that fails leaves nothing running.
-on_exit() {
-	local st=$?
-	[ $st -eq 0 ] || stop_all || true
-}
-
-stop_all() {
-	local pid left=''
-	for pid in $(instance_pids); do
-		ours "$pid" || continue
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 150); do ours "$pid" || break; sleep 0.1; done
-		if ours "$pid"; then
-			echo "$me: prosody (pid $pid) did not stop within 15 s of SIGTERM; SIGKILL" >&2
-			kill -KILL "$pid" 2>/dev/null || true
-			for _ in $(seq 50); do ours "$pid" || break; sleep 0.1; done
-		fi
-		if ours "$pid"; then left="$left $pid"; else reaped "$pid"; fi
-	done
-	[ -z "$left" ] || die "processes still running:$left"
-	rm -f "$dir/pids" "$dir/pids.starting"
-}
-
-# fail MESSAGE: the ends of Prosody's log and console, then the message.
-fail() {
-	echo "$me: the end of Prosody's log and console:" >&2
-	(cd "$dir" && tail -n 15 prosody.log prosody.out) >&2 2>/dev/null || true
-	echo "$me: $1" >&2
-	exit 1
-}
-
-# login_check PORT: one SCRAM-SHA-1 login (STARTTLS, the certificate checked
-# against DIR/cert.pem for localhost, bind) as bench1, with slixmpp.
-login_check() {
-	/usr/bin/python3 - "$dir/cert.pem" "$1" <<'PY'
-import asyncio, logging, sys
-logging.disable(logging.CRITICAL)
-import slixmpp
-cert, port = sys.argv[1], int(sys.argv[2])
-x = slixmpp.ClientXMPP("bench1@localhost/check", "bench")
-x.ca_certs = cert
-fm = x["feature_mechanisms"]
-fm.use_mechs = {"SCRAM-SHA-1"}
-creds = fm.sasl_callback
-def no_binding(required, optional):  # slixmpp binds only with tls-unique: no 'y' flag
-    r = creds(required, optional)
-    r["channel_binding"] = None
-    return r
-fm.sasl_callback = no_binding
-x.whitespace_keepalive = False
-loop = asyncio.get_event_loop()
-done, gone = loop.create_future(), asyncio.Event()
-def settle(result):
-    if not done.done():
-        done.set_result(result)
-x.add_event_handler("session_start", lambda _: settle(None))
-x.add_event_handler("failed_all_auth", lambda _: settle("SCRAM-SHA-1 authentication failed"))
-x.add_event_handler("connection_failed", lambda e: settle("connection failed: %s" % e))
-x.add_event_handler("ssl_invalid_chain", lambda e: settle("the certificate is not %s: %s" % (cert, e)))
-x.add_event_handler("disconnected", lambda _: (gone.set(), settle("disconnected")))
-x.connect(("127.0.0.1", port))
-try:
-    err = loop.run_until_complete(asyncio.wait_for(done, 20))
-except asyncio.TimeoutError:
-    err = "no session within 20 s"
-if err is None:
-    x.disconnect()
-    try:
-        loop.run_until_complete(asyncio.wait_for(gone.wait(), 5))
-    except asyncio.TimeoutError:
-        pass
-    sys.exit(0)
-print("login as bench1 on port %d: %s" % (port, err), file=sys.stderr)
-sys.exit(1)
-PY
+# log_tail (fail's): the ends of Prosody's log and console.
+log_tail() {
+	tail_logs "Prosody's log and console" prosody.log prosody.out
 }
 
 # make_accounts N: bench1..benchN in DIR/data/localhost/accounts/*.dat.
@@ -181,19 +82,11 @@ PY
 }
 
 start() {
-	local port=$1 accounts=$2 pid t0 p
+	local port=$1 accounts=$2 pid t0
 	command -v prosody >/dev/null || die "no prosody (apt-get install prosody)"
 	[ "$(id -u)" = 0 ] || die "run as root (Prosody runs as the $user user)"
 	id "$user" >/dev/null 2>&1 || die "no $user user"
-	for p in $(instance_pids); do ours "$p" && die "an instance runs in $dir (pid $p)"; done
-	rm -rf "$dir/pids" "$dir/pids.starting" "$dir/data" "$dir/prosody.log" "$dir/prosody.out" \
-		"$dir/prosody.pid"
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		die "127.0.0.1:$port is in use"
-	fi
-	trap on_exit EXIT
-	# Every client connection is a descriptor; setpriv keeps the limit.
-	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	begin_start "$port" "$dir/data" "$dir/prosody.log" "$dir/prosody.out" "$dir/prosody.pid"
 
 	cat >"$dir/prosody.cfg.lua" <<LUA
 -- written by tools/bench/servers/prosody.sh
@@ -254,36 +147,13 @@ LUA
 		</dev/null >"$dir/prosody.out" 2>&1 &
 	pid=$!
 	echo "prosody=$pid" >"$dir/pids.starting"
-	for _ in $(seq 150); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+	await "$pid" 15 port_open "$port" || {
 		alive "$pid" || fail "Prosody did not start"
-		sleep 0.1
-	done
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null ||
 		fail "Prosody does not accept connections on 127.0.0.1:$port"
+	}
 	login_check "$port" || fail "the login check failed"
 	ours "$pid" || fail "Prosody has died"
-	echo "prosody=$pid" >"$dir/pids"
-	rm -f "$dir/pids.starting"
+	started "prosody=$pid"
 }
 
-[ $# -ge 2 ] || usage
-cmd=$1
-[ -d "$2" ] || die "no directory $2"
-dir=$(cd "$2" && pwd -P)
-case $cmd in
-start)
-	[ $# -eq 4 ] || usage
-	[[ $3 =~ ^[0-9]+$ ]] && [ "$3" -gt 0 ] && [ "$3" -lt 65536 ] || die "bad port '$3'"
-	[[ $4 =~ ^[0-9]+$ ]] && [ "$4" -ge 1 ] || die "bad account count '$4'"
-	[ -r "$dir/cert.pem" ] && [ -r "$dir/key.pem" ] || die "no $dir/cert.pem and $dir/key.pem"
-	start "$3" "$4"
-	;;
-stop)
-	[ $# -eq 2 ] || usage
-	stop_all
-	;;
-*)
-	usage
-	;;
-esac
+main "$@"
