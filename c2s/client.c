@@ -41,6 +41,8 @@
  * (every C2S_TRIM_MS) gives their whole pages back to the kernel.
  */
 #define HIBERNATE_MS		5000
+/* First block of a client's arena (user, JID, ids): most of it used, not 1 KiB. */
+#define CLIENT_ARENA		256
 #define TRIM_AFTER		64
 /* Rate pauses are multiples of this (few distinct deadline lengths). */
 #define RATE_STEP_MS		50
@@ -429,7 +431,8 @@ client_accept(struct sb_listener *ls, struct sb_conn *c, void *arg)
 	cl->state = CL_HEADER;
 	cl->tokens = (int64_t)conf->burst;
 	cl->refilled = uv_now(c2s->loop);
-	sb_arena_init(&cl->arena, 0);
+	/* The session's names fit in a small first block (an idle client keeps it). */
+	sb_arena_init(&cl->arena, CLIENT_ARENA);
 	sb_arena_init(&cl->qarena, 0);
 	cl->xs = stream_new(cl);
 	cl->next = c2s->clients;

@@ -26,6 +26,13 @@
 #include <string.h>
 
 #include "sm.h"
+
+/*
+ * First blocks of a session's arenas: its names (key, c2s, sid, JID) and
+ * its last presence fit; a bigger presence gets a block of its own.
+ */
+#define SM_SESSION_ARENA	256
+#define SM_PRESENCE_ARENA	512
 #include "xmalloc.h"
 
 /* --- the table --- */
@@ -78,8 +85,9 @@ session_new(struct sm_user *u, const char *c2s, const char *sid, const struct sb
 	struct sm_session *s = xcalloc(1, sizeof(*s));
 	struct sb_buf b = SB_BUF_INIT;
 
-	sb_arena_init(&s->arena, 0);
-	sb_arena_init(&s->pres_arena, 0);
+	/* Small first blocks: an idle session holds a few names and one presence. */
+	sb_arena_init(&s->arena, SM_SESSION_ARENA);
+	sb_arena_init(&s->pres_arena, SM_PRESENCE_ARENA);
 	s->user = u;
 	s->key = sb_arena_strdup(&s->arena, key_format(&b, c2s, sid));
 	sb_buf_free(&b);
