@@ -151,7 +151,7 @@ async def bounces():
     assert e.get("type") == "error" and S.error_condition(e) == "remote-server-not-found"
     al.send("<message to='x@nx.example' id='m3' type='error'><error type='cancel'>"
             "<gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
-    await al.nothing(lambda s: s.get("id") == "m3", 3)
+    assert await al.nothing(lambda s: s.get("id") == "m3", 3), "an error stanza was bounced"
     al.send("<message to='x@denied.example' id='m4'><body>no</body></message>")
     e = await al.expect(lambda s: s.get("id") == "m4", timeout=WAIT, what="the deny bounce")
     assert S.error_condition(e) == "remote-server-not-found", S.error_condition(e)
@@ -214,11 +214,11 @@ async def wrong_certificate():
     al.send("<message to='bob@%s' id='w1'><body>not to you</body></message>" % SB2)
     e = await al.expect(lambda s: s.get("id") == "w1", timeout=WAIT, what="the bounce")
     assert S.error_condition(e) == "remote-server-not-found", S.error_condition(e)
-    await bo.nothing(is_msg("not to you"), 1)
+    assert await bo.nothing(is_msg("not to you"), 1), "a message crossed a refused stream"
     bo.send("<message to='alice@%s' id='w2'><body>not from you</body></message>" % SB1)
     e = await bo.expect(lambda s: s.get("id") == "w2", timeout=WAIT, what="the bounce")
     assert S.error_condition(e) == "remote-server-not-found", S.error_condition(e)
-    await al.nothing(is_msg("not from you"), 1)
+    assert await al.nothing(is_msg("not from you"), 1), "a message crossed a refused stream"
 
 
 S.check_async("a self-signed certificate under require-cert: refused both ways",

@@ -8,7 +8,11 @@
 # Tests import it as: sys.path.insert(0, <t/lib>); import c2s_harness as H.
 # Every read has a timeout; a test kills its processes at the end.
 
+import asyncio
 import base64
+import copy
+import itertools
+import logging
 import os
 import re
 import select
@@ -526,6 +530,173 @@ def login(port, user, password, resource=None, direct_tls=False, bind=True):
 
 # --- slixmpp ---
 
+def no_channel_binding(xmpp):
+    """slixmpp binds only with tls-unique, which TLS 1.3 does not have: no
+    channel binding at all (gs2 flag 'n'), or it would say 'y' to a server
+    that offers -PLUS, which SCRAM rightly takes for a downgrade."""
+    fm = xmpp["feature_mechanisms"]
+    default_creds = fm._default_credentials
+
+    def creds(required, optional):
+        r = default_creds(required, optional)
+        if "channel_binding" in r:
+            r["channel_binding"] = None
+        return r
+    fm.sasl_callback = creds
+
+
+def _local(el):
+    return el.tag.split("}", 1)[1] if el.tag.startswith("{") else el.tag
+
+
+_ids = itertools.count(1)
+
+
+class XmppClient:
+    """A slixmpp client to host:port whose every received stanza can be
+    awaited (expect, nothing, iq). No automatic behaviour: no roster fetch,
+    no presence, no answer to subscriptions; the test speaks for the user.
+    sasl_mech: the one mechanism to use; mechs: the ones it may choose from.
+    WAIT and NOTHING_WAIT are the default waits (a subclass may change them)."""
+    WAIT = WAIT
+    NOTHING_WAIT = 0.7
+
+    def __init__(self, jid, password, host, port, sasl_mech=None, mechs=None):
+        import slixmpp
+        logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
+        self.host, self.port = host, port
+        self.x = slixmpp.ClientXMPP(jid, password, sasl_mech=sasl_mech)
+        self.x.ssl_context.check_hostname = False
+        self.x.ssl_context.verify_mode = ssl.CERT_NONE
+        no_channel_binding(self.x)
+        if mechs is not None:
+            self.x["feature_mechanisms"].use_mechs = set(mechs)
+        self.x.roster.auto_authorize = None
+        self.x.roster.auto_subscribe = False
+        self.x.whitespace_keepalive = False
+        self.inbox = []
+        self.cond = None
+        self.gone = None
+        self.x.add_filter("in", self._in)
+        self.jid = None
+
+    def _in(self, stanza):
+        el = stanza.xml
+        if _local(el) not in ("message", "presence", "iq"):
+            return stanza
+        self.inbox.append(copy.deepcopy(el))
+        if self.cond is not None:
+            self.cond.set()
+        return stanza
+
+    async def connect(self, timeout=None):
+        """Log in and bind; returns self. RuntimeError when it fails."""
+        timeout = timeout or self.WAIT
+        loop = asyncio.get_event_loop()
+        self.cond = asyncio.Event()
+        self.gone = asyncio.Event()
+        started = loop.create_future()
+
+        def on_session(_):
+            if not started.done():
+                started.set_result(True)
+
+        def on_failed(_):
+            if not started.done():
+                started.set_exception(RuntimeError("%s: authentication failed" %
+                                                   self.x.boundjid.bare))
+
+        def on_gone(_):
+            self.gone.set()
+        self.x.add_event_handler("disconnected", on_gone)
+        self.x.add_event_handler("stream_error", on_gone)
+        self.x.add_event_handler("session_start", on_session)
+        self.x.add_event_handler("failed_all_auth", on_failed)
+        self.x.connect((self.host, self.port))
+        try:
+            await asyncio.wait_for(started, timeout)
+        except asyncio.TimeoutError:
+            raise RuntimeError("%s: no session with %s:%d within %gs" % (
+                self.x.boundjid.bare, self.host, self.port, timeout))
+        self.jid = str(self.x.boundjid)
+        return self
+
+    def send(self, text):
+        self.x.send_raw(text)
+
+    async def expect(self, pred, timeout=None, what="a stanza"):
+        """The first received stanza matching pred (removed from the inbox)."""
+        loop = asyncio.get_event_loop()
+        deadline = loop.time() + (timeout or self.WAIT)
+        while True:
+            for i, st in enumerate(self.inbox):
+                if pred(st):
+                    del self.inbox[i]
+                    return st
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError("%s: timed out waiting for %s; inbox: %s" % (
+                    self.jid, what, [ET.tostring(s).decode() for s in self.inbox]))
+            self.cond.clear()
+            try:
+                await asyncio.wait_for(self.cond.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    async def nothing(self, pred, timeout=None):
+        """True when no stanza matching pred arrives within timeout: assert it."""
+        try:
+            await self.expect(pred, timeout or self.NOTHING_WAIT)
+            return False
+        except AssertionError:
+            return True
+
+    async def iq(self, text, timeout=None):
+        """Send an IQ (an id is added when missing); the result or error."""
+        el = ET.fromstring(text)
+        if el.get("id") is None:
+            el.set("id", "q%d" % next(_ids))
+        iid = el.get("id")
+        self.send(ET.tostring(el).decode())
+        return await self.expect(lambda s: _local(s) == "iq" and s.get("id") == iid and
+                                 s.get("type") in ("result", "error"), timeout,
+                                 "the answer to IQ %s" % iid)
+
+    async def wait_gone(self, timeout=None):
+        """Wait until the server ends this client's stream."""
+        await asyncio.wait_for(self.gone.wait(), timeout or self.WAIT)
+
+    def is_gone(self):
+        return self.gone.is_set()
+
+    def clear(self):
+        self.inbox.clear()
+
+    async def close(self):
+        self.x.disconnect()
+        try:
+            await asyncio.wait_for(self.x.disconnected, 3)
+        except Exception:
+            pass
+
+
+def check_async(desc, fn, *args):
+    """Run one async check on a fresh event loop: a TAP line; exceptions fail it."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        r = loop.run_until_complete(fn(*args))
+        return ok(r is None or bool(r), desc, None if r is None or r else "returned %r" % (r,))
+    except Exception:
+        return ok(False, desc, traceback.format_exc())
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for t in tasks:
+            t.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.close()
+
+
 def slix_login(port, jid, password, use_ssl=False, mech="SCRAM-SHA-256", message=None,
                timeout=WAIT, stock=False):
     """
@@ -534,8 +705,6 @@ def slix_login(port, jid, password, use_ssl=False, mech="SCRAM-SHA-256", message
     comes (its own choice of mechanism, its own channel binding): it tries
     one mechanism after another, so only the last failure ends it.
     """
-    import asyncio
-    import logging
     import slixmpp
 
     logging.getLogger("slixmpp").setLevel(logging.CRITICAL)   # failures are checked here
@@ -547,19 +716,8 @@ def slix_login(port, jid, password, use_ssl=False, mech="SCRAM-SHA-256", message
     xmpp.loop = loop
     xmpp.ssl_context.check_hostname = False
     xmpp.ssl_context.verify_mode = ssl.CERT_NONE
-    # slixmpp binds only with tls-unique, which TLS 1.3 does not have: no
-    # channel binding at all (gs2 flag 'n'), or it would say 'y' to a server
-    # that offers -PLUS, which SCRAM rightly takes for a downgrade.
-    fm = xmpp["feature_mechanisms"]
-    default_creds = fm._default_credentials
-
-    def creds(required, optional):
-        r = default_creds(required, optional)
-        if "channel_binding" in r:
-            r["channel_binding"] = None
-        return r
     if not stock:
-        fm.sasl_callback = creds
+        no_channel_binding(xmpp)
     done = loop.create_future()
 
     def finish(_=None):

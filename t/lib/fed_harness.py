@@ -112,19 +112,15 @@
 # then stay). When a check failed or the test crashed, the tails of every
 # log are printed at the end.
 
-import asyncio
 import atexit
-import copy
 import ctypes
 import itertools
-import logging
 import os
 import random
 import re
 import shutil
 import signal
 import socket
-import ssl
 import struct
 import subprocess
 import sys
@@ -132,11 +128,10 @@ import tempfile
 import threading
 import time
 import traceback
-import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import c2s_harness as H  # noqa: E402
-from c2s_harness import ok, free_port  # noqa: E402,F401
+from c2s_harness import ok, free_port, check_async  # noqa: E402,F401
 
 WAIT = 20.0                 # default wait for a stanza (federation is slower than c2s)
 PROSODY = "/usr/bin/prosody"
@@ -993,153 +988,24 @@ def bare(jid):
     return jid.split("/", 1)[0]
 
 
-_ids = itertools.count(1)
 MECHS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN")
 
 
-class Client:
+class Client(H.XmppClient):
     """A slixmpp client to any server at host:port whose every received stanza
-    can be awaited."""
+    can be awaited (c2s_harness.XmppClient), with federation's longer waits.
+    SASL: the best of mechs the server offers (no -PLUS: ejabberd offers them,
+    and slixmpp's tls-unique fails on TLS 1.3)."""
+    WAIT = WAIT
+    NOTHING_WAIT = 1.0
 
     def __init__(self, jid, password, host, port, resource=None, mechs=MECHS):
-        import slixmpp
-        logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
-        self.host, self.port = host, port
         if resource:
             jid = bare(jid) + "/" + resource
-        self.x = slixmpp.ClientXMPP(jid, password)
-        self.x.ssl_context.check_hostname = False
-        self.x.ssl_context.verify_mode = ssl.CERT_NONE
-        fm = self.x["feature_mechanisms"]
-        default_creds = fm._default_credentials
-
-        # slixmpp binds channels only with tls-unique, which TLS 1.3 lacks:
-        # no -PLUS mechanisms (ejabberd offers them and fails them).
-        def creds(required, optional):
-            r = default_creds(required, optional)
-            if "channel_binding" in r:
-                r["channel_binding"] = None
-            return r
-        fm.sasl_callback = creds
-        fm.use_mechs = set(mechs)
-        self.x.roster.auto_authorize = None
-        self.x.roster.auto_subscribe = False
-        self.x.whitespace_keepalive = False
-        self.inbox = []
-        self.cond = None
-        self.gone = None
-        self.x.add_filter("in", self._in)
-        self.jid = None
-
-    def _in(self, stanza):
-        el = stanza.xml
-        if tag(el) not in ("message", "presence", "iq"):
-            return stanza
-        self.inbox.append(copy.deepcopy(el))
-        if self.cond is not None:
-            self.cond.set()
-        return stanza
-
-    async def connect(self, timeout=WAIT):
-        loop = asyncio.get_event_loop()
-        self.cond = asyncio.Event()
-        self.gone = asyncio.Event()
-        started = loop.create_future()
-
-        def on_session(_):
-            if not started.done():
-                started.set_result(True)
-
-        def on_failed(_):
-            if not started.done():
-                started.set_exception(RuntimeError("%s: authentication failed" %
-                                                   self.x.boundjid.bare))
-
-        def on_gone(_):
-            self.gone.set()
-        self.x.add_event_handler("disconnected", on_gone)
-        self.x.add_event_handler("stream_error", on_gone)
-        self.x.add_event_handler("session_start", on_session)
-        self.x.add_event_handler("failed_all_auth", on_failed)
-        self.x.connect((self.host, self.port))
-        try:
-            await asyncio.wait_for(started, timeout)
-        except asyncio.TimeoutError:
-            raise RuntimeError("%s: no session with %s:%d within %gs" % (
-                self.x.boundjid.bare, self.host, self.port, timeout))
-        self.jid = str(self.x.boundjid)
-        return self
-
-    def send(self, text):
-        self.x.send_raw(text)
-
-    async def expect(self, pred, timeout=WAIT, what="a stanza"):
-        """The first received stanza matching pred (removed from the inbox)."""
-        loop = asyncio.get_event_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for i, st in enumerate(self.inbox):
-                if pred(st):
-                    del self.inbox[i]
-                    return st
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError("%s: timed out waiting for %s; inbox: %s" % (
-                    self.jid, what, [ET.tostring(s).decode() for s in self.inbox]))
-            self.cond.clear()
-            try:
-                await asyncio.wait_for(self.cond.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-    async def nothing(self, pred, timeout=1.0):
-        """True when no stanza matching pred arrives within timeout."""
-        try:
-            await self.expect(pred, timeout)
-            return False
-        except AssertionError:
-            return True
-
-    async def iq(self, text, timeout=WAIT):
-        """Send an IQ (an id is added when missing); the result or error."""
-        el = ET.fromstring(text)
-        if el.get("id") is None:
-            el.set("id", "f%d" % next(_ids))
-        iid = el.get("id")
-        self.send(ET.tostring(el).decode())
-        return await self.expect(lambda s: tag(s) == "iq" and s.get("id") == iid and
-                                 s.get("type") in ("result", "error"), timeout,
-                                 "the answer to IQ %s" % iid)
-
-    def clear(self):
-        self.inbox.clear()
-
-    async def close(self):
-        self.x.disconnect()
-        try:
-            await asyncio.wait_for(self.x.disconnected, 3)
-        except Exception:
-            pass
+        super().__init__(jid, password, host, port, mechs=mechs)
 
 
 async def login(jid, password, host, port, resource=None, timeout=WAIT, mechs=MECHS):
     """A Client with a session on host:port (SASL: the best of mechs offered)."""
     c = Client(jid, password, host, port, resource, mechs)
     return await c.connect(timeout)
-
-
-def check_async(desc, fn, *args):
-    """Run one async check on a fresh event loop: a TAP line; exceptions fail it."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        r = loop.run_until_complete(fn(*args))
-        return ok(r is None or bool(r), desc, None if r is None or r else "returned %r" % (r,))
-    except Exception:
-        return ok(False, desc, traceback.format_exc())
-    finally:
-        tasks = asyncio.all_tasks(loop)
-        for t in tasks:
-            t.cancel()
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        loop.close()

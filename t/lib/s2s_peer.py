@@ -115,7 +115,7 @@ async def refused(su):
     e = await j.expect(lambda s: s.get("id") == "j1", timeout=40,
                        what="the peer's error for its message")
     assert e.get("type") == "error", e.attrib
-    await r.nothing(is_msg("not from you"), 1)
+    assert await r.nothing(is_msg("not from you"), 1), "a message crossed a refused stream"
 
 
 def main(kind, block):

@@ -25,21 +25,15 @@
 # (no roster fetch, no presence, no answer to subscriptions): the test
 # speaks for them.
 
-import asyncio
-import copy
-import itertools
-import logging
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
-import traceback
 import xml.etree.ElementTree as ET
 
 import c2s_harness as H
-from c2s_harness import ok, free_port, wait_port, make_cert, Proc, WAIT, SECRET  # noqa: F401
+from c2s_harness import ok, free_port, wait_port, make_cert, Proc, WAIT, SECRET, check_async  # noqa: F401
 
 DOMAIN = "localhost"
 NS_CLIENT = "jabber:client"
@@ -284,144 +278,14 @@ def done():
     return 1 if H.nfailed else 0
 
 
-_ids = itertools.count(1)
-
-
-class Client:
-    """A slixmpp client whose every received stanza can be awaited."""
+class Client(H.XmppClient):
+    """A slixmpp client of the Server srv (SCRAM-SHA-256) whose every received
+    stanza can be awaited (c2s_harness.XmppClient)."""
 
     def __init__(self, srv, user, password, resource=None):
-        import slixmpp
-        logging.getLogger("slixmpp").setLevel(logging.CRITICAL)
-        self.srv = srv
         jid = "%s@%s" % (user, srv.domain) + ("/" + resource if resource else "")
-        self.x = slixmpp.ClientXMPP(jid, password, sasl_mech="SCRAM-SHA-256")
-        self.x.ssl_context.check_hostname = False
-        self.x.ssl_context.verify_mode = ssl.CERT_NONE
-        fm = self.x["feature_mechanisms"]
-        default_creds = fm._default_credentials
-
-        def creds(required, optional):
-            r = default_creds(required, optional)
-            if "channel_binding" in r:
-                r["channel_binding"] = None
-            return r
-        fm.sasl_callback = creds
-        # The test speaks for the user: no automatic answers.
-        self.x.roster.auto_authorize = None
-        self.x.roster.auto_subscribe = False
-        self.x.whitespace_keepalive = False
-        self.inbox = []
-        self.cond = None
-        self.x.add_filter("in", self._in)
-        self.jid = None
-
-    def _in(self, stanza):
-        el = stanza.xml
-        if tag(el) not in ("message", "presence", "iq"):
-            return stanza
-        self.inbox.append(copy.deepcopy(el))
-        if self.cond is not None:
-            self.cond.set()
-        return stanza
-
-    async def connect(self):
-        loop = asyncio.get_event_loop()
-        self.cond = asyncio.Event()
-        started = loop.create_future()
-
-        def on_session(_):
-            if not started.done():
-                started.set_result(True)
-
-        def on_failed(_):
-            if not started.done():
-                started.set_exception(RuntimeError("authentication failed"))
-        def on_gone(_):
-            self.gone.set()
-        self.gone = asyncio.Event()
-        self.x.add_event_handler("disconnected", on_gone)
-        self.x.add_event_handler("stream_error", on_gone)
-        self.x.add_event_handler("session_start", on_session)
-        self.x.add_event_handler("failed_all_auth", on_failed)
-        self.x.connect(("127.0.0.1", self.srv.cport))
-        await asyncio.wait_for(started, WAIT)
-        self.jid = str(self.x.boundjid)
-
-    def send(self, text):
-        self.x.send_raw(text)
-
-    async def expect(self, pred, timeout=WAIT, what="a stanza"):
-        """The first received stanza matching pred (removed from the inbox)."""
-        loop = asyncio.get_event_loop()
-        deadline = loop.time() + timeout
-        while True:
-            for i, st in enumerate(self.inbox):
-                if pred(st):
-                    del self.inbox[i]
-                    return st
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError("%s: timed out waiting for %s; inbox: %s" % (
-                    self.jid, what, [ET.tostring(s).decode() for s in self.inbox]))
-            self.cond.clear()
-            try:
-                await asyncio.wait_for(self.cond.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-    async def nothing(self, pred, timeout=0.7):
-        """True when no stanza matching pred arrives within timeout."""
-        try:
-            await self.expect(pred, timeout)
-            return False
-        except AssertionError:
-            return True
-
-    async def iq(self, text, timeout=WAIT):
-        """Send an IQ (an id is added when missing) and return the result or error."""
-        el = ET.fromstring(text)
-        if el.get("id") is None:
-            el.set("id", "h%d" % next(_ids))
-        iid = el.get("id")
-        self.send(ET.tostring(el).decode())
-        return await self.expect(lambda s: tag(s) == "iq" and s.get("id") == iid and
-                                 s.get("type") in ("result", "error"), timeout,
-                                 "the answer to IQ %s" % iid)
-
-    async def wait_gone(self, timeout=WAIT):
-        """Wait until the server ends this client's stream."""
-        await asyncio.wait_for(self.gone.wait(), timeout)
-
-    def is_gone(self):
-        return self.gone.is_set()
-
-    def clear(self):
-        self.inbox.clear()
-
-    async def close(self):
-        self.x.disconnect()
-        try:
-            await asyncio.wait_for(self.x.disconnected, 3)
-        except Exception:
-            pass
-
-
-def check_async(desc, fn, *args):
-    """Run one async check on a fresh event loop: a TAP line; exceptions fail it."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        r = loop.run_until_complete(fn(*args))
-        return ok(r is None or bool(r), desc, None if r is None or r else "returned %r" % (r,))
-    except Exception:
-        return ok(False, desc, traceback.format_exc())
-    finally:
-        tasks = asyncio.all_tasks(loop)
-        for t in tasks:
-            t.cancel()
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        loop.close()
+        super().__init__(jid, password, "127.0.0.1", srv.cport, sasl_mech="SCRAM-SHA-256")
+        self.srv = srv
 
 
 def databases():
