@@ -27,6 +27,7 @@
  * 'LocalHost' is a stream to 'localhost'. The whole file is read or
  * nothing is.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,31 +132,13 @@ read_listens(struct c2s_conf *conf, const struct sb_config_node *root, char *err
 static int
 read_domains(struct c2s_conf *conf, const struct sb_config_node *root, char *err, size_t errlen)
 {
-	const struct sb_config_node *n;
-	const char *canon, *why;
-	size_t i = 0, len;
-
-	conf->ndomains = sb_config_count(root, "domain");
-	if (conf->ndomains == 0)
+	if (sb_config_count(root, "domain") == 0)
 		return sb_config_errorf(root, err, errlen,
 		    "no <domain>: name at least one domain this server serves, with its "
 		    "certificate and key");
-	conf->domains = sb_arena_zalloc(&conf->arena, conf->ndomains * sizeof(*conf->domains));
-	for (n = sb_config_child(root, "domain"); n != NULL; n = sb_config_next(n, "domain"), i++) {
-		struct c2s_domain *d = &conf->domains[i];
-
-		if (sb_config_apply(n, domain_fields, d, SB_CONFIG_STRICT, err, errlen) == -1)
-			return -1;
-		if (sb_jid_prepare_arena(SB_JID_DOMAIN, &conf->arena, d->name, strlen(d->name),
-		    &canon, &len, &why) == -1)
-			return sb_config_errorf(n, err, errlen, "domain \"%s\": %s", d->name, why);
-		d->name = canon;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(conf->domains[k].name, canon) == 0)
-				return sb_config_errorf(n, err, errlen,
-				    "domain '%s' is already defined", canon);
-	}
-	return 0;
+	return sb_config_domains(root, "domain", domain_fields, &conf->arena,
+	    sizeof(struct c2s_domain), offsetof(struct c2s_domain, name),
+	    (void **)&conf->domains, &conf->ndomains, err, errlen);
 }
 
 struct c2s_conf *

@@ -29,6 +29,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "config.h"
+#include "jid.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -1230,4 +1231,67 @@ sb_config_count(const struct sb_config_node *n, const char *name)
 	    c = sb_config_next(c, name))
 		k++;
 	return k;
+}
+
+/* ---- lists of sections ---- */
+
+int
+sb_config_apply_all(const struct sb_config_node *parent, const char *name,
+    const struct sb_config_field *fields, struct sb_arena *arena, size_t size,
+    void **arrayp, size_t *countp, char *err, size_t errlen)
+{
+	const struct sb_config_node *n;
+	char *array;
+	size_t i = 0;
+
+	*countp = parent != NULL ? sb_config_count(parent, name) : 0;
+	*arrayp = array = sb_arena_zalloc(arena, (*countp + 1) * size);
+	if (parent == NULL)
+		return 0;
+	for (n = sb_config_child(parent, name); n != NULL; n = sb_config_next(n, name), i++)
+		if (sb_config_apply(n, fields, array + i * size, SB_CONFIG_STRICT, err,
+		    errlen) == -1)
+			return -1;
+	return 0;
+}
+
+int
+sb_config_domain_canon(const struct sb_config_node *n, struct sb_arena *arena,
+    const char **name, char *err, size_t errlen)
+{
+	const char *canon, *why;
+	size_t len;
+
+	if (sb_jid_prepare_arena(SB_JID_DOMAIN, arena, *name, strlen(*name), &canon, &len,
+	    &why) == -1)
+		return sb_config_errorf(n, err, errlen, "domain \"%s\": %s", *name, why);
+	*name = canon;
+	return 0;
+}
+
+int
+sb_config_domains(const struct sb_config_node *parent, const char *name,
+    const struct sb_config_field *fields, struct sb_arena *arena, size_t size,
+    size_t name_off, void **arrayp, size_t *countp, char *err, size_t errlen)
+{
+	const struct sb_config_node *n;
+	char *array;
+	size_t i = 0;
+
+	*countp = parent != NULL ? sb_config_count(parent, name) : 0;
+	*arrayp = array = sb_arena_zalloc(arena, (*countp + 1) * size);
+	if (parent == NULL)
+		return 0;
+	for (n = sb_config_child(parent, name); n != NULL; n = sb_config_next(n, name), i++) {
+		const char **dom = (const char **)(array + i * size + name_off);
+
+		if (sb_config_apply(n, fields, array + i * size, SB_CONFIG_STRICT, err,
+		    errlen) == -1 || sb_config_domain_canon(n, arena, dom, err, errlen) == -1)
+			return -1;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(*(const char **)(array + k * size + name_off), *dom) == 0)
+				return sb_config_errorf(n, err, errlen,
+				    "domain '%s' is already defined", *dom);
+	}
+	return 0;
 }

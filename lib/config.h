@@ -206,6 +206,27 @@ int	 sb_config_get(const struct sb_config_node *n, const struct sb_config_field 
 int	 sb_config_apply(const struct sb_config_node *n, const struct sb_config_field *fields,
 	    void *base, unsigned flags, char *err, size_t errlen);
 
+/*
+ * Every <name> child of parent (NULL: none) into a new array, in arena, of
+ * *countp structs of size bytes (one more, zeroed, for a default a caller
+ * may put there), each filled by applying fields (SB_CONFIG_STRICT).
+ */
+struct sb_arena;
+int	 sb_config_apply_all(const struct sb_config_node *parent, const char *name,
+	    const struct sb_config_field *fields, struct sb_arena *arena, size_t size,
+	    void **arrayp, size_t *countp, char *err, size_t errlen);
+/*
+ * sb_config_apply_all for elements that name a domain: the const char *
+ * at name_off in each struct becomes its canonical form (IDNA2008, lower
+ * case; sb_jid_prepare), and a domain given twice is an error.
+ */
+int	 sb_config_domains(const struct sb_config_node *parent, const char *name,
+	    const struct sb_config_field *fields, struct sb_arena *arena, size_t size,
+	    size_t name_off, void **arrayp, size_t *countp, char *err, size_t errlen);
+/* The canonical form of the domain *name (read from n) into arena: 0, or -1 with err. */
+int	 sb_config_domain_canon(const struct sb_config_node *n, struct sb_arena *arena,
+	    const char **name, char *err, size_t errlen);
+
 /* "file:line: <name>: message" into err, for a caller's own checks; returns -1. */
 int	 sb_config_errorf(const struct sb_config_node *n, char *err, size_t errlen,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -24,6 +24,7 @@
  * Every section is strict. Domain names are kept in canonical form, so a
  * policy for 'Old.Example' applies to stanzas for 'old.example'.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,43 +126,7 @@ static const struct sb_config_field host_fields[] = {
 };
 #undef F
 
-/* The canonical form of a domain written in the file, into the conf's arena. */
-static int
-canonical(struct s2s_conf *conf, const struct sb_config_node *n, const char **name,
-    char *err, size_t errlen)
-{
-	const char *canon, *why;
-	size_t len;
-
-	if (sb_jid_prepare_arena(SB_JID_DOMAIN, &conf->arena, *name, strlen(*name), &canon,
-	    &len, &why) == -1)
-		return sb_config_errorf(n, err, errlen, "domain \"%s\": %s", *name, why);
-	*name = canon;
-	return 0;
-}
-
-/* Apply fields to each <name> child below parent into an array of size bytes each. */
-static int
-read_list(struct s2s_conf *conf, const struct sb_config_node *parent, const char *name,
-    const struct sb_config_field *fields, size_t size, void **arrayp, size_t *countp,
-    char *err, size_t errlen)
-{
-	const struct sb_config_node *n;
-	char *array;
-	size_t i = 0;
-
-	*countp = parent != NULL ? sb_config_count(parent, name) : 0;
-	*arrayp = array = sb_arena_zalloc(&conf->arena, (*countp + 1) * size);
-	if (parent == NULL)
-		return 0;
-	for (n = sb_config_child(parent, name); n != NULL; n = sb_config_next(n, name), i++)
-		if (sb_config_apply(n, fields, array + i * size, SB_CONFIG_STRICT, err,
-		    errlen) == -1)
-			return -1;
-	return 0;
-}
-
-/* The n-th <name> child, for error messages after read_list. */
+/* The n-th <name> child, for error messages after sb_config_apply_all. */
 static const struct sb_config_node *
 nth(const struct sb_config_node *parent, const char *name, size_t i)
 {
@@ -179,14 +144,18 @@ read_sections(struct s2s_conf *conf, const struct sb_config_node *root, char *er
 	const struct sb_config_node *policy = sb_config_child(root, "policy");
 	struct sockaddr_storage ss;
 
-	if (read_list(conf, root, "listen", listen_fields, sizeof(struct s2s_listen),
-	    (void **)&conf->listens, &conf->nlistens, err, errlen) == -1 ||
-	    read_list(conf, root, "domain", domain_fields, sizeof(struct s2s_domain),
+	if (sb_config_apply_all(root, "listen", listen_fields, &conf->arena,
+	    sizeof(struct s2s_listen), (void **)&conf->listens, &conf->nlistens, err,
+	    errlen) == -1 ||
+	    sb_config_domains(root, "domain", domain_fields, &conf->arena,
+	    sizeof(struct s2s_domain), offsetof(struct s2s_domain, name),
 	    (void **)&conf->domains, &conf->ndomains, err, errlen) == -1 ||
-	    read_list(conf, policy, "remote", remote_fields, sizeof(struct s2s_remote),
-	    (void **)&conf->remotes, &conf->nremotes, err, errlen) == -1 ||
-	    read_list(conf, root, "host", host_fields, sizeof(struct s2s_host),
-	    (void **)&conf->hosts, &conf->nhosts, err, errlen) == -1)
+	    sb_config_apply_all(policy, "remote", remote_fields, &conf->arena,
+	    sizeof(struct s2s_remote), (void **)&conf->remotes, &conf->nremotes, err,
+	    errlen) == -1 ||
+	    sb_config_apply_all(root, "host", host_fields, &conf->arena,
+	    sizeof(struct s2s_host), (void **)&conf->hosts, &conf->nhosts, err,
+	    errlen) == -1)
 		return -1;
 	if (conf->nlistens == 0) {
 		conf->nlistens = 1;
@@ -196,23 +165,15 @@ read_sections(struct s2s_conf *conf, const struct sb_config_node *root, char *er
 		return sb_config_errorf(root, err, errlen,
 		    "no <domain>: name at least one domain this server serves, with its "
 		    "certificate and key");
-	for (size_t i = 0; i < conf->ndomains; i++) {
-		if (canonical(conf, nth(root, "domain", i), &conf->domains[i].name, err,
-		    errlen) == -1)
-			return -1;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(conf->domains[k].name, conf->domains[i].name) == 0)
-				return sb_config_errorf(nth(root, "domain", i), err, errlen,
-				    "domain '%s' is already defined", conf->domains[i].name);
-	}
 	for (size_t i = 0; i < conf->nremotes; i++)
-		if (canonical(conf, nth(policy, "remote", i), &conf->remotes[i].domain, err,
-		    errlen) == -1)
+		if (sb_config_domain_canon(nth(policy, "remote", i), &conf->arena,
+		    &conf->remotes[i].domain, err, errlen) == -1)
 			return -1;
 	for (size_t i = 0; i < conf->nhosts; i++) {
 		const struct sb_config_node *n = nth(root, "host", i);
 
-		if (canonical(conf, n, &conf->hosts[i].domain, err, errlen) == -1)
+		if (sb_config_domain_canon(n, &conf->arena, &conf->hosts[i].domain, err,
+		    errlen) == -1)
 			return -1;
 		if (sb_addr_parse(conf->hosts[i].address, conf->hosts[i].port, &ss) == -1)
 			return sb_config_errorf(n, err, errlen,

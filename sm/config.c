@@ -16,6 +16,7 @@
  * Every section is strict, so a misspelt element is an error. Domain names
  * are kept in canonical form. The whole file is read or nothing is.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,30 +83,12 @@ static const struct sb_config_field contact_fields[] = {
 static int
 read_domains(struct sm_conf *conf, const struct sb_config_node *root, char *err, size_t errlen)
 {
-	const struct sb_config_node *n;
-	const char *canon, *why;
-	size_t i = 0, len;
-
-	conf->ndomains = sb_config_count(root, "domain");
-	if (conf->ndomains == 0)
+	if (sb_config_count(root, "domain") == 0)
 		return sb_config_errorf(root, err, errlen,
 		    "no <domain>: name at least one domain this server serves");
-	conf->domains = sb_arena_zalloc(&conf->arena, conf->ndomains * sizeof(*conf->domains));
-	for (n = sb_config_child(root, "domain"); n != NULL; n = sb_config_next(n, "domain"), i++) {
-		struct sm_domain *d = &conf->domains[i];
-
-		if (sb_config_apply(n, domain_fields, d, SB_CONFIG_STRICT, err, errlen) == -1)
-			return -1;
-		if (sb_jid_prepare_arena(SB_JID_DOMAIN, &conf->arena, d->name, strlen(d->name),
-		    &canon, &len, &why) == -1)
-			return sb_config_errorf(n, err, errlen, "domain \"%s\": %s", d->name, why);
-		d->name = canon;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(conf->domains[k].name, canon) == 0)
-				return sb_config_errorf(n, err, errlen,
-				    "domain '%s' is already defined", canon);
-	}
-	return 0;
+	return sb_config_domains(root, "domain", domain_fields, &conf->arena,
+	    sizeof(struct sm_domain), offsetof(struct sm_domain, name),
+	    (void **)&conf->domains, &conf->ndomains, err, errlen);
 }
 
 static int
