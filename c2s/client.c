@@ -30,6 +30,7 @@
 #include "ns.h"
 #include "sasl.h"
 #include "xmalloc.h"
+#include "xml_heap.h"
 
 /* How long a client that got a stream error may take to read it. */
 #define CLOSE_FLUSH_MS		2000
@@ -326,6 +327,7 @@ clients_trim(struct c2s *c2s)
 	if (c2s->hibernated < TRIM_AFTER)
 		return;
 	c2s->hibernated = 0;
+	sb_xml_heap_trim();
 	malloc_trim(0);
 }
 

@@ -32,12 +32,6 @@ struct sb_arena_cleanup {
 	void			*arg;
 };
 
-static size_t
-align_up(size_t n)
-{
-	return (n + (ALIGN - 1)) & ~(size_t)(ALIGN - 1);
-}
-
 void
 sb_arena_init(struct sb_arena *a, size_t block_size)
 {
@@ -62,7 +56,7 @@ void *
 sb_arena_alloc(struct sb_arena *a, size_t size)
 {
 	struct sb_arena_block *b = a->head;
-	size_t need = align_up(size ? size : 1);
+	size_t need = sb_arena_round(size);
 	void *p;
 
 	if (b == NULL || b->size - b->used < need) {
@@ -157,7 +151,7 @@ void *
 sb_arena_grow(struct sb_arena *a, void *p, size_t old_size, size_t new_size)
 {
 	struct sb_arena_block *b = a->head;
-	size_t need = align_up(new_size);
+	size_t need = sb_arena_round(new_size);
 	void *q;
 
 	if (p != NULL && p == a->last && b != NULL &&

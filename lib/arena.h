@@ -23,6 +23,13 @@ struct sb_arena {
 	size_t			 last_size;
 };
 
+/* What an allocation of n bytes takes from a block (to size a block exactly). */
+static inline size_t
+sb_arena_round(size_t n)
+{
+	return ((n ? n : 1) + 7) & ~(size_t)7;
+}
+
 /* block_size 0 picks the default (1 KiB first block, doubling up to 16 KiB). */
 void	 sb_arena_init(struct sb_arena *a, size_t block_size);
 void	*sb_arena_alloc(struct sb_arena *a, size_t size);	/* 8-byte aligned */

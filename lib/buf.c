@@ -140,6 +140,20 @@ sb_buf_clear(struct sb_buf *b)
 }
 
 void
+sb_buf_shrink(struct sb_buf *b)
+{
+	if (b->base == NULL || b->len + 1 == b->cap)
+		return;
+	if (b->len == 0) {
+		sb_buf_free(b);
+		return;
+	}
+	compact(b);
+	b->base = xrealloc(b->base, b->len + 1);
+	b->cap = b->len + 1;
+}
+
+void
 sb_buf_free(struct sb_buf *b)
 {
 	free(b->base);

@@ -48,6 +48,8 @@ void	 sb_buf_consume(struct sb_buf *b, size_t n);
 /* Keep only the first n bytes (n larger than the length changes nothing). */
 void	 sb_buf_truncate(struct sb_buf *b, size_t n);
 void	 sb_buf_clear(struct sb_buf *b);
+/* Give back the capacity beyond the data (a buffer kept for long). */
+void	 sb_buf_shrink(struct sb_buf *b);
 /* Release the memory; the buffer stays usable (empty). */
 void	 sb_buf_free(struct sb_buf *b);
 

@@ -32,6 +32,7 @@
 #include "jid.h"
 #include "log.h"
 #include "xmalloc.h"
+#include "xml_heap.h"
 
 const struct sb_config_enum sb_config_log_levels[] = {
 	{ "error", SB_LOG_ERROR }, { "warn", SB_LOG_WARN }, { "notice", SB_LOG_NOTICE },
@@ -567,6 +568,7 @@ load_top(struct sb_config **cfgp, const char *name, const char *real, const char
 	struct frame fr = { cfg, err, errlen, NULL, real, NULL, 0 };
 	xmlDoc *doc;
 
+	sb_xml_heap_init();
 	xmlInitParser();
 	sb_arena_init(&cfg->arena, 0);
 	fr.src = new_src(cfg, name, name);

@@ -16,11 +16,12 @@ key_hash(const char *key, size_t len)
 	return sb_hash_mix(sb_fnv1a(key, len));
 }
 
+/* No slots until the first insert: many maps (an idle user's roster) stay empty. */
 void
 sb_hmap_init(struct sb_hmap *m)
 {
-	m->nslots = MIN_SLOTS;
-	m->slots = xcalloc(m->nslots, sizeof(*m->slots));
+	m->nslots = 0;
+	m->slots = NULL;
 	m->count = 0;
 }
 
@@ -35,7 +36,7 @@ sb_hmap_free(struct sb_hmap *m)
 static void
 grow(struct sb_hmap *m)
 {
-	size_t n = m->nslots * 2;
+	size_t n = m->nslots != 0 ? m->nslots * 2 : MIN_SLOTS;
 	struct sb_hmap_node **slots = xcalloc(n, sizeof(*slots));
 
 	for (size_t i = 0; i < m->nslots; i++) {
@@ -55,7 +56,7 @@ grow(struct sb_hmap *m)
 void
 sb_hmap_insert(struct sb_hmap *m, struct sb_hmap_node *n, const char *key, size_t keylen)
 {
-	if (m->count >= 2 * m->nslots)
+	if (m->nslots == 0 || m->count >= 2 * m->nslots)
 		grow(m);
 	n->key = key;
 	n->keylen = keylen;

@@ -3,10 +3,10 @@
  * entries are structs of their own (sm's users, sessions, roster items).
  *
  * The entry embeds a struct sb_hmap_node and owns its key: the map keeps
- * pointers only, allocates nothing but its slot array, and never frees an
- * entry. Chained, power-of-two slots, grown when the count passes twice the
- * slots; a lookup hashes the key once (hash.h: FNV-1a, mixed) and
- * compares hashes before bytes.
+ * pointers only, allocates nothing but its slot array (at the first
+ * insert), and never frees an entry. Chained, power-of-two slots, grown
+ * when the count passes twice the slots; a lookup hashes the key once
+ * (hash.h: FNV-1a, mixed) and compares hashes before bytes.
  *
  *	struct user { struct sb_hmap_node hn; char *bare; ... };
  *	sb_hmap_insert(&users, &u->hn, u->bare, strlen(u->bare));

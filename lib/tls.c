@@ -294,13 +294,15 @@ cert_select(const struct sb_tls_ctx *ctx, gnutls_session_t s, const char *sni)
 static void
 read_sni(struct sb_tls *tls)
 {
-	size_t len = sizeof tls->name - 1;
+	char name[MAX_NAME];
+	size_t len = sizeof name - 1;
 	unsigned type;
 
-	if (gnutls_server_name_get(tls->s, tls->name, &len, &type, 0) < 0 ||
-	    type != GNUTLS_NAME_DNS)
-		len = 0;
-	tls->name[len] = '\0';
+	free(tls->name);
+	tls->name = NULL;
+	if (gnutls_server_name_get(tls->s, name, &len, &type, 0) == 0 &&
+	    type == GNUTLS_NAME_DNS && len > 0)
+		tls->name = xstrndup(name, len);
 }
 
 static int
@@ -319,7 +321,7 @@ retrieve_cert(gnutls_session_t s, const struct gnutls_cert_retr_st *info,
 		return 0;
 	if (ctx->server) {
 		read_sni(tls);
-		idx = cert_select(ctx, s, tls->name);
+		idx = cert_select(ctx, s, tls->name != NULL ? tls->name : "");
 		tls->cert_idx = idx;
 	}
 	*certs = ctx->certs[idx]->pcerts;
@@ -549,12 +551,13 @@ session_setup_client(struct sb_tls *tls, const char *server_name)
 {
 	int ret;
 
+	if (server_name != NULL)
+		tls->name = xstrndup(server_name, strnlen(server_name, MAX_NAME - 1));
 	/* Without a name, verification still checks the chain. */
 	if (tls->ctx->verify)
-		gnutls_session_set_verify_cert(tls->s, server_name ? tls->name : NULL, 0);
+		gnutls_session_set_verify_cert(tls->s, tls->name, 0);
 	if (server_name == NULL)
 		return 0;
-	snprintf(tls->name, sizeof tls->name, "%s", server_name);
 	/* RFC 6066 3: literal IP addresses are not sent as SNI. */
 	if (is_ip_literal(server_name))
 		return 0;
@@ -626,6 +629,8 @@ sb_tls_free(struct sb_tls *tls)
 	sb_buf_free(&tls->in);
 	sb_buf_free(&tls->out);
 	sb_tls_ctx_unref(tls->ctx);
+	free(tls->name);
+	free(tls->err);
 	free(tls);
 }
 
@@ -645,7 +650,21 @@ sb_tls_output(struct sb_tls *tls)
 const char *
 sb_tls_error(const struct sb_tls *tls)
 {
-	return tls->err;
+	return tls->err != NULL ? tls->err : "";
+}
+
+/* Remember why the session failed (kept until it is freed). */
+static void __attribute__((format(printf, 2, 3)))
+set_err(struct sb_tls *tls, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	free(tls->err);
+	tls->err = xstrdup(text);
 }
 
 /*
@@ -658,16 +677,16 @@ fail(struct sb_tls *tls, const char *what, int ret)
 	gnutls_datum_t status;
 
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
-		snprintf(tls->err, sizeof tls->err, "%s: peer sent alert: %s", what,
+		set_err(tls, "%s: peer sent alert: %s", what,
 		    gnutls_alert_get_name(gnutls_alert_get(tls->s)));
 	} else if (ret == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
 	    gnutls_certificate_verification_status_print(
 	    gnutls_session_get_verify_cert_status(tls->s), GNUTLS_CRT_X509,
 	    &status, 0) == 0) {
-		snprintf(tls->err, sizeof tls->err, "%s: %s", what, status.data);
+		set_err(tls, "%s: %s", what, status.data);
 		gnutls_free(status.data);
 	} else {
-		snprintf(tls->err, sizeof tls->err, "%s: %s", what, gnutls_strerror(ret));
+		set_err(tls, "%s: %s", what, gnutls_strerror(ret));
 	}
 	if (ret != GNUTLS_E_FATAL_ALERT_RECEIVED)
 		gnutls_alert_send_appropriate(tls->s, ret);
@@ -787,7 +806,7 @@ sb_tls_write(struct sb_tls *tls, const void *data, size_t len)
 
 	if (tls->state != ST_OPEN || tls->sent_bye) {
 		if (tls->state != ST_FAILED)
-			snprintf(tls->err, sizeof tls->err, "TLS write: %s",
+			set_err(tls, "TLS write: %s",
 			    tls->state == ST_CLOSED ? "the peer closed TLS" :
 			    tls->sent_bye ? "session closed" : "handshake not complete");
 		return SB_TLS_ERROR;
@@ -826,7 +845,7 @@ sb_tls_bye(struct sb_tls *tls)
 const char *
 sb_tls_server_name(const struct sb_tls *tls)
 {
-	return tls->name[0] != '\0' ? tls->name : NULL;
+	return tls->name;
 }
 
 const char *
@@ -909,7 +928,7 @@ cb_server_end_point(const struct sb_tls *tls, unsigned char *out, size_t *len)
 		return der == NULL || n == 0 ? -1 : end_point_hash(&der[0], out, len);
 	}
 	idx = tls->cert_idx >= 0 ? tls->cert_idx :
-	    cert_select(tls->ctx, tls->s, tls->name);
+	    cert_select(tls->ctx, tls->s, tls->name != NULL ? tls->name : "");
 	if (idx < 0)
 		return -1;
 	c = tls->ctx->certs[idx];

@@ -35,8 +35,8 @@ struct sb_tls {
 	int			 cert_idx;	/* server: certificate chosen, -1 none */
 	int			 alpn_ok;	/* our ALPN protocol was selected */
 	int			 sent_bye;
-	char			 name[MAX_NAME];	/* SNI sent (client) or received (server) */
-	char			 err[192];
+	char			*name;		/* SNI sent (client) or received (server); NULL: none */
+	char			*err;		/* why it failed; NULL until something did */
 };
 
 static inline void __attribute__((format(printf, 3, 4)))

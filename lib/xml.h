@@ -72,6 +72,8 @@ void	 sb_xml_set_attr_ns(struct sb_arena *a, struct sb_xml_node *e,
 void	 sb_xml_remove(struct sb_xml_node *n);
 /* Deep copy into another (or the same) arena. */
 struct sb_xml_node *sb_xml_copy(struct sb_arena *a, const struct sb_xml_node *n);
+/* The arena bytes sb_xml_copy(n) takes: an arena for the copy alone, sized exactly. */
+size_t	 sb_xml_copy_size(const struct sb_xml_node *n);
 
 /* --- reading --- */
 
@@ -156,7 +158,8 @@ struct sb_xml_stream_cb {
 	 * The stream header arrived. hdr is the root element {streams}stream
 	 * with its attributes (to, from, id, version, xml:lang); its ns is the
 	 * streams namespace. content_ns is the default namespace it declared
-	 * (NULL if none). Both stay valid until the next restart or free.
+	 * (NULL if none). hdr lives for the callback only (copy what is
+	 * kept); content_ns stays valid until the next restart or free.
 	 */
 	void	(*header)(void *arg, const struct sb_xml_node *hdr, const char *content_ns);
 	/*

@@ -161,6 +161,28 @@ sb_xml_copy(struct sb_arena *a, const struct sb_xml_node *n)
 	return c;
 }
 
+size_t
+sb_xml_copy_size(const struct sb_xml_node *n)
+{
+	size_t size = sb_arena_round(sizeof(*n));
+
+	if (n->type == SB_XML_TEXT)
+		return size + sb_arena_round(n->t.len + 1);
+	if (n->e.ns != NULL)
+		size += sb_arena_round(strlen(n->e.ns) + 1);
+	size += sb_arena_round(strlen(n->e.name) + 1);
+	for (const struct sb_xml_attr *at = n->e.attrs; at != NULL; at = at->next) {
+		size += sb_arena_round(sizeof(*at));
+		if (at->ns != NULL)
+			size += sb_arena_round(strlen(at->ns) + 1);
+		size += sb_arena_round(strlen(at->name) + 1);
+		size += sb_arena_round(strlen(at->value) + 1);
+	}
+	for (const struct sb_xml_node *c = n->e.children; c != NULL; c = c->next)
+		size += sb_xml_copy_size(c);
+	return size;
+}
+
 const char *
 sb_xml_attr_ns(const struct sb_xml_node *e, const char *ns, const char *name)
 {

@@ -33,6 +33,7 @@
 #include "utf8.h"
 #include "xml.h"
 #include "xmalloc.h"
+#include "xml_heap.h"
 
 /* libxml2 holds back at most this much inter-stanza text (XML_PARSER_BIG_BUFFER_SIZE). */
 #define GUARD_SLACK	1024
@@ -60,10 +61,8 @@ struct sb_xml_stream {
 	xmlParserCtxtPtr		 ctxt;	/* NULL while hibernating/stopped */
 	enum stream_state		 state;
 
-	/* the header, kept for the stream's life (until restart) */
-	struct sb_arena			 hdr_arena;
-	struct sb_xml_node		*hdr;
-	const char			*content_ns;
+	/* the header's default namespace, kept until restart */
+	char				*content_ns;
 	struct sb_buf			 replay;	/* header namespace replay */
 	int				 replaying;
 
@@ -96,7 +95,7 @@ struct sb_xml_stream {
 	struct sb_buf			 leftover;
 
 	enum sb_xml_error		 err;
-	char				 errtext[160];
+	char				*errtext;	/* NULL until the stream failed */
 };
 
 static const char *const condition_names[] = {
@@ -131,14 +130,16 @@ parse_offset(const struct sb_xml_stream *s)
 static void __attribute__((format(printf, 3, 4)))
 fail(struct sb_xml_stream *s, enum sb_xml_error err, const char *fmt, ...)
 {
+	char text[160];
 	va_list ap;
 
 	if (s->err != SB_XML_ERR_NONE)
 		return;		/* the first error is the one that counts */
 	s->err = err;
 	va_start(ap, fmt);
-	vsnprintf(s->errtext, sizeof(s->errtext), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	s->errtext = xstrdup(text);
 	if (s->ctxt != NULL)
 		xmlStopParser(s->ctxt);
 }
@@ -301,6 +302,7 @@ build_replay(struct sb_xml_stream *s, const xmlChar *prefix, int nb_namespaces,
 		sb_buf_append_char(r, '\'');
 	}
 	sb_buf_append_char(r, '>');
+	sb_buf_shrink(r);	/* kept for the stream's life */
 }
 
 static void
@@ -308,6 +310,8 @@ stream_header(struct sb_xml_stream *s, const xmlChar *localname, const xmlChar *
     const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
     int nb_attributes, const xmlChar **attributes)
 {
+	struct sb_xml_node *hdr;
+
 	s->depth = 1;
 	if (s->replaying)
 		return;
@@ -320,13 +324,15 @@ stream_header(struct sb_xml_stream *s, const xmlChar *localname, const xmlChar *
 		fail(s, SB_XML_ERR_BAD_FORMAT, "stream root is <%s/>", (const char *)localname);
 		return;
 	}
-	sb_arena_reset(&s->hdr_arena);
-	s->hdr = build_element(&s->hdr_arena, localname, uri, nb_attributes, attributes);
+	/* The header is built in the stanza arena: it lives for the callback only. */
+	hdr = build_element(&s->arena, localname, uri, nb_attributes, attributes);
+	free(s->content_ns);
 	s->content_ns = NULL;
 	for (int i = 0; i < nb_namespaces; i++)
-		if (namespaces[2 * i] == NULL)
-			s->content_ns = sb_arena_strdup(&s->hdr_arena,
-			    (const char *)namespaces[2 * i + 1]);
+		if (namespaces[2 * i] == NULL) {
+			free(s->content_ns);
+			s->content_ns = xstrdup((const char *)namespaces[2 * i + 1]);
+		}
 	build_replay(s, prefix, nb_namespaces, namespaces);
 	s->state = ST_OPEN;
 	s->boundary = start_tag_end(s);
@@ -344,9 +350,10 @@ stream_header(struct sb_xml_stream *s, const xmlChar *localname, const xmlChar *
 		raw_reset(s, 0);
 	if (s->cb->header != NULL) {
 		s->in_callback = 1;
-		s->cb->header(s->arg, s->hdr, s->content_ns);
+		s->cb->header(s->arg, hdr, s->content_ns);
 		s->in_callback = 0;
 	}
+	sb_arena_reset(&s->arena);
 	if (s->stop || s->restart)
 		halt_in_callback(s);
 }
@@ -661,9 +668,8 @@ do_restart(struct sb_xml_stream *s)
 	parser_free(s);
 	s->state = ST_HEADER;
 	s->depth = 0;
-	s->hdr = NULL;
+	free(s->content_ns);
 	s->content_ns = NULL;
-	sb_arena_reset(&s->hdr_arena);
 	sb_arena_reset(&s->arena);
 	s->stanza = s->cur = NULL;
 	s->boundary = (uint64_t)s->base;
@@ -678,6 +684,7 @@ sb_xml_stream_new(const struct sb_xml_stream_cb *cb, void *arg,
 	static const struct sb_xml_limits defaults = SB_XML_DEFAULT_LIMITS;
 	struct sb_xml_stream *s = xcalloc(1, sizeof(*s));
 
+	sb_xml_heap_init();
 	xmlInitParser();
 	/*
 	 * libxml2 sizes a new parser's input buffer from this (8 KiB by
@@ -690,7 +697,6 @@ sb_xml_stream_new(const struct sb_xml_stream_cb *cb, void *arg,
 	s->lim = limits != NULL ? *limits : defaults;
 	s->state = ST_HEADER;
 	s->utf8 = (struct sb_utf8)SB_UTF8_INIT;
-	sb_arena_init(&s->hdr_arena, 512);
 	sb_arena_init(&s->arena, 0);
 	return s;
 }
@@ -701,7 +707,8 @@ sb_xml_stream_free(struct sb_xml_stream *s)
 	if (s == NULL)
 		return;
 	parser_free(s);
-	sb_arena_free(&s->hdr_arena);
+	free(s->content_ns);
+	free(s->errtext);
 	sb_arena_free(&s->arena);
 	sb_buf_free(&s->replay);
 	sb_buf_free(&s->leftover);
@@ -945,7 +952,7 @@ sb_xml_stream_error(const struct sb_xml_stream *s)
 const char *
 sb_xml_stream_error_text(const struct sb_xml_stream *s)
 {
-	return s->errtext;
+	return s->errtext != NULL ? s->errtext : "";
 }
 
 uint64_t

@@ -49,6 +49,9 @@
 #include "roster.h"
 #include "xmalloc.h"
 
+/* First block of a session's presence arena that starts with nothing in it. */
+#define PRES_ARENA_EMPTY	256
+
 /* --- contacts whose server answered with an error (4.2.2) --- */
 
 /*
@@ -151,9 +154,13 @@ pres_set(struct sm_session *sess, const struct sb_xml_node *presence, int keep,
     const char *drop)
 {
 	struct sm_directed *list = NULL, **tail = &list;
+	size_t size = presence != NULL ? sb_xml_copy_size(presence) : 0;
 	struct sb_arena a;
 
-	sb_arena_init(&a, 0);
+	/* Kept for the session's life: one block the size of what it holds. */
+	for (const struct sm_directed *d = sess->directed; keep && d != NULL; d = d->next)
+		size += sb_arena_round(sizeof(*d)) + sb_arena_round(strlen(d->jid) + 1);
+	sb_arena_init(&a, size > 0 ? size : PRES_ARENA_EMPTY);
 	for (const struct sm_directed *d = sess->directed; keep && d != NULL; d = d->next) {
 		struct sm_directed *n;
 
