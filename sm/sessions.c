@@ -27,13 +27,10 @@
 
 #include "sm.h"
 
-/*
- * First blocks of a session's arenas: its names (key, c2s, sid, JID) and
- * its last presence fit; a bigger presence gets a block of its own.
- */
-#define SM_SESSION_ARENA	256
-#define SM_PRESENCE_ARENA	512
 #include "xmalloc.h"
+
+/* First block of a session's presence arena (presence.c sizes it to the presence it keeps). */
+#define SM_PRESENCE_ARENA	256
 
 /* --- the table --- */
 
@@ -84,12 +81,15 @@ session_new(struct sm_user *u, const char *c2s, const char *sid, const struct sb
 	struct sm *sm = u->sm;
 	struct sm_session *s = xcalloc(1, sizeof(*s));
 	struct sb_buf b = SB_BUF_INIT;
+	const char *key = key_format(&b, c2s, sid);
 
-	/* Small first blocks: an idle session holds a few names and one presence. */
-	sb_arena_init(&s->arena, SM_SESSION_ARENA);
+	/* The session's names, kept for its life: one block of their size. */
+	sb_arena_init(&s->arena, sb_arena_round(strlen(key) + 1) +
+	    sb_arena_round(strlen(c2s) + 1) + sb_arena_round(strlen(sid) + 1) +
+	    sb_arena_round((size_t)jid->len + 1));
 	sb_arena_init(&s->pres_arena, SM_PRESENCE_ARENA);
 	s->user = u;
-	s->key = sb_arena_strdup(&s->arena, key_format(&b, c2s, sid));
+	s->key = sb_arena_strdup(&s->arena, key);
 	sb_buf_free(&b);
 	s->c2s = sb_arena_strdup(&s->arena, c2s);
 	s->sid = sb_arena_strdup(&s->arena, sid);
