@@ -6,6 +6,7 @@
 #   make fuzz       libFuzzer targets, a bounded run each (build-fuzz/)
 #   make bench      micro-benchmarks and the load generator scenarios
 #   make bench-compare  the same scenarios on switchboard, Prosody, ejabberd
+#   make bench-scale    100,000 TLS sessions over several c2s, 10 minutes of traffic
 #   make run        build and start a server for domain localhost
 #   make deps       install missing Debian packages (apt-get, as root)
 #   make install    PREFIX=/usr/local DESTDIR= (docs/OPERATING.md)
@@ -97,7 +98,7 @@ PROC_BINS := $(PROC_DIRS:%=$(BUILD)/sb-%)
 
 PROGS     := $(SBCTL) $(PROC_BINS)
 
-.PHONY: all test asan fuzz bench bench-compare run deps install clean distclean
+.PHONY: all test asan fuzz bench bench-compare bench-scale run deps install clean distclean
 
 all: $(LIB_A) $(STORE_A) $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
 
@@ -217,6 +218,13 @@ bench: all
 # ejabberd (Debian's), one after the other, and the ratios issue 9 targets.
 bench-compare: all
 	bash tools/bench/compare.sh $(BUILD)
+
+# make bench-scale: issue 9's scale run, not part of make bench: 100,000
+# TLS sessions over several c2s processes, one-to-one traffic for 10
+# minutes, no errors, and whether the server's memory stays flat
+# (tools/bench/scale.sh). It takes the machine for about 15 minutes.
+bench-scale: all
+	bash tools/bench/scale.sh $(BUILD)
 
 # --- running ---
 # make run: the configuration in etc/ as it is, the data in ./var: sbctl

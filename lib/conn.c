@@ -14,11 +14,15 @@
  * call into this layer, only from libuv callbacks, so a handler may close
  * or write to any connection, its own included.
  */
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "conn.h"
@@ -934,17 +938,53 @@ on_connect(uv_connect_t *req, int status)
 	schedule(c);
 }
 
+/* A socket bound to src (port 0, chosen at connect time), opened in c's handle. */
+static int
+bind_source(struct sb_conn *c, const struct sockaddr_storage *src)
+{
+	socklen_t len = src->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	int fd, one = 1, r;
+
+	if ((fd = socket(src->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return uv_translate_sys_error(errno);
+	/* Best effort: without it the port is chosen at bind time, per source. */
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)src, len) == -1) {
+		r = uv_translate_sys_error(errno);
+		close(fd);
+		return r;
+	}
+	if ((r = uv_tcp_open(&c->tcp, fd)) < 0)
+		close(fd);
+	return r;
+}
+
 struct sb_conn *
 sb_conn_connect(uv_loop_t *loop, const char *ip, int port, unsigned timeout_ms,
     sb_conn_handler *handler, void *udata, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
+	return sb_conn_connect_from(loop, NULL, ip, port, timeout_ms, handler, udata, err,
+	    errlen);
+}
+
+struct sb_conn *
+sb_conn_connect_from(uv_loop_t *loop, const char *source, const char *ip, int port,
+    unsigned timeout_ms, sb_conn_handler *handler, void *udata, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss, src;
 	struct sb_conn *c;
 	uv_connect_t *req;
 	int r;
 
 	if (sb_addr_parse(ip, port, &ss) == -1) {
 		snprintf(err, errlen, "connect %s port %d: not a numeric address", ip, port);
+		return NULL;
+	}
+	if (source != NULL && (sb_addr_parse(source, 0, &src) == -1 ||
+	    src.ss_family != ss.ss_family)) {
+		snprintf(err, errlen, "connect %s port %d: source %s is not a numeric address "
+		    "of the same family", ip, port, source);
 		return NULL;
 	}
 	if (sb_loop_stopping(loop)) {
@@ -954,6 +994,11 @@ sb_conn_connect(uv_loop_t *loop, const char *ip, int port, unsigned timeout_ms,
 	c = conn_new(loop);
 	c->state = ST_CONNECTING;
 	sb_addr_format((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+	if (source != NULL && (r = bind_source(c, &src)) < 0) {
+		snprintf(err, errlen, "connect %s from %s: %s", c->peer, source, uv_strerror(r));
+		close_quiet(c);
+		return NULL;
+	}
 	req = xmalloc(sizeof(*req));
 	if ((r = uv_tcp_connect(req, &c->tcp, (struct sockaddr *)&ss, on_connect)) < 0) {
 		free(req);

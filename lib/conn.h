@@ -173,6 +173,15 @@ void	 sb_conn_close_after_flush(struct sb_conn *c, unsigned timeout_ms);
 struct sb_conn *sb_conn_connect(uv_loop_t *loop, const char *ip, int port,
 	    unsigned timeout_ms, sb_conn_handler *handler, void *udata,
 	    char *err, size_t errlen);
+/*
+ * The same from the local address source (numeric, same family; its port
+ * is still chosen at connect time, per destination: IP_BIND_ADDRESS_NO_PORT).
+ * Load generators spread their clients over 127.0.0.0/8 with it so the
+ * ephemeral ports of one source do not run out.
+ */
+struct sb_conn *sb_conn_connect_from(uv_loop_t *loop, const char *source, const char *ip,
+	    int port, unsigned timeout_ms, sb_conn_handler *handler, void *udata,
+	    char *err, size_t errlen);
 
 /*
  * Accept one pending connection from a libuv server stream (listener.c

@@ -518,7 +518,7 @@ test_addresses(void)
 {
 	struct peer cl = { 0 }, sv = { 0 };
 	struct sb_listener *l;
-	char err[256], want[64];
+	char err[256], want[128];
 	int port;
 
 	/* "*" is dual-stack: an IPv4 client shows as IPv4, not ::ffff:. */
@@ -534,9 +534,28 @@ test_addresses(void)
 	    sv.c ? sb_conn_peer(sv.c) : "none");
 	sb_conn_close(cl.c);
 	RUN_UNTIL(cl.closed && sv.closed);
-	sb_listener_free(l);
 	peer_reset(&cl);
 	peer_reset(&sv);
+
+	/* A chosen source address (load generators spread over 127.0.0.0/8). */
+	next_server = &sv;
+	cl.c = sb_conn_connect_from(loop, "127.0.0.7", "127.0.0.1", sb_listener_port(l),
+	    GUARD_MS, peer_handler, &cl, err, sizeof(err));
+	ok(cl.c != NULL, "connect from 127.0.0.7 (%s)", cl.c ? "" : err);
+	RUN_UNTIL(cl.closed || (sv.c != NULL && cl.connected));
+	ok(sv.c != NULL && strncmp(sb_conn_peer(sv.c), "127.0.0.7:", 10) == 0,
+	    "the server sees the source address (%s)", sv.c ? sb_conn_peer(sv.c) : "none");
+	if (cl.c != NULL)
+		sb_conn_close(cl.c);
+	RUN_UNTIL(cl.closed && (sv.closed || sv.c == NULL));
+	peer_reset(&cl);
+	peer_reset(&sv);
+	ok(sb_conn_connect_from(loop, "::1", "127.0.0.1", sb_listener_port(l), GUARD_MS,
+	    peer_handler, &cl, err, sizeof(err)) == NULL, "a source of another family is refused");
+	snprintf(want, sizeof(want), "connect 127.0.0.1 port %d: source ::1 is not a numeric "
+	    "address of the same family", sb_listener_port(l));
+	is_str(err, want, "its error text");
+	sb_listener_free(l);
 
 	l = sb_listener_new(loop, "::1", 0, 0, NULL, accept_cb, NULL, err, sizeof(err));
 	if (l == NULL) {

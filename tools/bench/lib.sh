@@ -12,10 +12,11 @@
 #   sb_config, sb_accounts, sb_start, start_logged: one switchboard server's
 #                            configuration, accounts and processes (router,
 #                            sm, c2s), as every script here sets them up
-#   single_server BUILD USERS  messages.sh's server: certificate, database
-#                            with bench1..benchUSERS, sb-router, sb-sm and
-#                            sb-c2s started ($cport, $router_pid, $sm_pid,
-#                            $c2s_pid)
+#   single_server BUILD USERS [K]  messages.sh's server: certificate,
+#                            database with bench1..benchUSERS, sb-router,
+#                            sb-sm and sb-c2s started ($cport, $router_pid,
+#                            $sm_pid, $c2s_pid); with K, K c2s processes
+#                            ($cports, $c2s_pids, $c2s_names: scale.sh)
 #   single_server_end        its counters, logs and sm's clean stop
 #   log_summary NAME...      each log's lines, warnings and errors
 #   stop_sm NAME PID         SIGTERM, then sm must end with status 0
@@ -162,11 +163,14 @@ self_signed() {
 # (listening on 127.0.0.1:RPORT; sm1 sharing DOMAIN, c2s1, then -r's XML),
 # sm1.xml and c2s.xml (STARTTLS on 127.0.0.1:CPORT; DOMAIN with CERT, KEY
 # and -d's XML; in <limits> no per-address limit, since every client comes
-# from 127.0.0.1, then -L's XML: by default <read-rate>0</read-rate>, no
-# read rate either, as the clients send as fast as they can).
+# from loopback, then -L's XML: by default <read-rate>0</read-rate>, no
+# read rate either, as the clients send as fast as they can). CPORT may be
+# a list, "P1,P2,...,PK": then K c2s processes, c2s1..c2sK in router.xml,
+# each with its file c2s1.xml..c2sK.xml (instead of c2s.xml) and port.
 sb_config() {
 	local level=notice router_more='' domain_more='' limits='<read-rate>0</read-rate>'
 	local OPTIND=1 OPTARG o conf domain rport cport cert key storage
+	local ports file name c2s_components='' i
 	while getopts l:r:d:L: o; do
 		case $o in
 		l) level=$OPTARG ;;
@@ -179,6 +183,11 @@ sb_config() {
 	shift $((OPTIND - 1))
 	conf=$1 domain=$2 rport=$3 cport=$4 cert=$5 key=$6
 	storage=${7:-"<storage driver='sqlite'><path>$conf/sb.db</path></storage>"}
+	IFS=, read -r -a ports <<<"$cport"
+	for i in "${!ports[@]}"; do
+		c2s_components+="
+  <component name='c2s$((i + 1))' secret='$secret' internal='yes'/>"
+	done
 
 	cat > "$conf/switchboard.xml" <<XML
 <switchboard>
@@ -192,8 +201,7 @@ XML
   <listen address='127.0.0.1' port='$rport'/>
   <component name='sm1' secret='$secret' internal='yes'>
     <bind name='$domain' share='yes'/>
-  </component>
-  <component name='c2s1' secret='$secret' internal='yes'/>${router_more:+
+  </component>$c2s_components${router_more:+
   $router_more}
 </router>
 XML
@@ -206,11 +214,15 @@ XML
 </sm>
 XML
 
-	cat > "$conf/c2s.xml" <<XML
+	for i in "${!ports[@]}"; do
+		name=c2s$((i + 1))
+		file=$conf/$name.xml
+		if [ ${#ports[@]} -eq 1 ]; then file=$conf/c2s.xml; fi
+		cat > "$file" <<XML
 <c2s>
   <log level='$level'/>
-  <router address='127.0.0.1' port='$rport' name='c2s1' secret='$secret'/>
-  <listen address='127.0.0.1' port='$cport' tls='starttls'/>
+  <router address='127.0.0.1' port='$rport' name='$name' secret='$secret'/>
+  <listen address='127.0.0.1' port='${ports[i]}' tls='starttls'/>
   <domain name='$domain'>
     <certificate>$cert</certificate>
     <key>$key</key>${domain_more:+
@@ -222,6 +234,7 @@ XML
   </limits>
 </c2s>
 XML
+	done
 }
 
 # sb_accounts BUILD CONFDIR DOMAIN N: CONFDIR/switchboard.xml's database
@@ -269,22 +282,38 @@ sb_start() {
 	sb_pids+=("$last_pid")
 }
 
-# single_server BUILD USERS: in $dir an ECDSA P-256 self-signed certificate
-# for localhost, a database (SB_BENCH_DB: sqlite, or pgsql for a throwaway
-# PostgreSQL) with the accounts bench1..benchUSERS (password "bench"),
-# router.xml (sm1 sharing localhost, c2s1), sm1.xml and c2s.xml (log level
-# notice; no read rate and no per-address limit, since every client comes
-# from 127.0.0.1 as fast as it can; $c2s_limits, if set, is added to
-# <limits>): sb_config. Starts sb-router, SB_SM_BIN (default BUILD/sb-sm)
-# and sb-c2s on free ports.
+# single_server BUILD USERS [K]: in $dir an ECDSA P-256 self-signed
+# certificate for localhost, a database (SB_BENCH_DB: sqlite, or pgsql for
+# a throwaway PostgreSQL) with the accounts bench1..benchUSERS (password
+# "bench"), router.xml (sm1 sharing localhost, c2s1), sm1.xml and c2s.xml
+# (log level notice; no read rate and no per-address limit, since every
+# client comes from loopback as fast as it can; $c2s_limits, if set, is
+# added to <limits>): sb_config. Starts sb-router, SB_SM_BIN (default
+# BUILD/sb-sm) and sb-c2s on free ports.
+#
+# With K (scale.sh), K c2s processes c2s1..c2sK instead of one, each a
+# component of the router with its own port, c2sI.xml and log c2sI.log:
+# $cports is their ports as msg_load takes them ("P1,P2,..."), $c2s_pids
+# and $c2s_names the arrays of their pids and names ($cport and $c2s_pid
+# are c2s1's). A c2s holds one descriptor per client under the limit
+# bench_init raised: USERS / K must stay 1,000 below it.
 single_server() {
-	local build=$1 users=$2 domain=localhost storage conninfo
+	local build=$1 users=$2 k=${3:-} domain=localhost storage conninfo i p
 	sm_bin=${SB_SM_BIN:-$build/sb-sm}
 	db=${SB_BENCH_DB:-sqlite}
 	[ -x "$sm_bin" ] || die "no sm binary at $sm_bin (set SB_SM_BIN)"
+	if [ -n "$k" ] && [ $(( (users + k - 1) / k )) -gt $(( $(ulimit -n) - 1000 )) ]; then
+		die "$users clients over $k c2s processes: more than $(( $(ulimit -n) - 1000 )) each" \
+			"(descriptor limit $(ulimit -n)); use more c2s processes"
+	fi
 
 	rport=$(free_port)
 	cport=$(free_port)
+	cports=$cport
+	for ((i = 2; i <= ${k:-1}; i++)); do
+		while p=$(free_port) && [[ ",$cports," == *",$p,"* ]]; do :; done
+		cports+=",$p"
+	done
 	self_signed "$domain" "$dir/$domain.key" "$dir/$domain.crt"
 
 	case $db in
@@ -301,26 +330,45 @@ single_server() {
 	esac
 
 	sb_config -L "<read-rate>0</read-rate>${c2s_limits:-}" \
-		"$dir" "$domain" "$rport" "$cport" "$domain.crt" "$domain.key" "$storage"
+		"$dir" "$domain" "$rport" "$cports" "$domain.crt" "$domain.key" "$storage"
 	sb_accounts "$build" "$dir" "$domain" "$users" >/dev/null
 	echo "$me: $users accounts ($db) made in $made_ms ms; sm is $sm_bin"
 
-	sb_start start_logged "$build" "$sm_bin" "$dir"
-	router_pid=${sb_pids[0]} sm_pid=${sb_pids[1]} c2s_pid=${sb_pids[2]}
+	if [ -z "$k" ]; then
+		sb_start start_logged "$build" "$sm_bin" "$dir"
+		router_pid=${sb_pids[0]} sm_pid=${sb_pids[1]} c2s_pid=${sb_pids[2]}
+		c2s_pids=("$c2s_pid") c2s_names=(c2s)
+		return
+	fi
+	start_logged router "started with" "$build/sb-router" -c "$dir/router.xml"
+	router_pid=$last_pid
+	start_logged sm "router link up" "$sm_bin" -c "$dir/sm1.xml" -s "$dir/switchboard.xml"
+	sm_pid=$last_pid
+	c2s_pids=() c2s_names=()
+	for ((i = 1; i <= k; i++)); do
+		p=$dir/c2s$i.xml
+		if [ "$k" -eq 1 ]; then p=$dir/c2s.xml; fi	# sb_config's name for one
+		start_logged "c2s$i" "router link up" "$build/sb-c2s" -c "$p" -s "$dir/switchboard.xml"
+		c2s_pids+=("$last_pid") c2s_names+=("c2s$i")
+	done
+	c2s_pid=${c2s_pids[0]}
 }
 
 # single_server_end: the counters, then each log summed up (what went wrong
 # shows here); sm stops first; on failure (status) the logs' ends.
 single_server_end() {
-	kill -USR1 "$router_pid" "$c2s_pid" "$sm_pid" 2>/dev/null || true
+	local p
+	kill -USR1 "$router_pid" "${c2s_pids[@]}" "$sm_pid" 2>/dev/null || true
 	sleep 0.5
-	log_summary router c2s sm
+	log_summary router "${c2s_names[@]}" sm
 	grep -E 'counters: ' "$dir/sm.log" | tail -1 | sed -E 's/^[^ ]+ /  sm /'
-	grep -E 'connections, .* sessions' "$dir/c2s.log" | tail -1 | sed -E 's/^[^ ]+ /  c2s /'
+	for p in "${c2s_names[@]}"; do
+		grep -E 'connections, .* sessions' "$dir/$p.log" | tail -1 |
+			sed -E "s/^[^ ]+ /  $p /"
+	done
 	stop_sm sm "$sm_pid"
 	check_sanitizers sm
-	local p
 	if [ $status -ne 0 ]; then
-		for p in router c2s sm; do show_log "$p"; done
+		for p in router "${c2s_names[@]}" sm; do show_log "$p"; done
 	fi
 }

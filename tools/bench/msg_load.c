@@ -4,9 +4,9 @@
  * federation with -D and -P (client -> c2s1 -> router1 -> sm1 -> router1 ->
  * s2s1 -> s2s2 -> router2 -> sm2 -> router2 -> c2s2 -> client). Not a test.
  *
- *   msg_load [options] C2S_PORT NAME=PID...
+ *   msg_load [options] C2S_PORT[,C2S_PORT...] NAME=PID...
  *     -I           idle: log in and send nothing; measure the server's memory per
- *                  session (below). -W and -b do not apply then
+ *                  session (below). -W, -b and -r do not apply then
  *     -d DOMAIN    the served domain (localhost); with -D, the senders'
  *     -D DOMAIN2   the receivers' domain, served by another server: the
  *                  receivers log in there as benchN@DOMAIN2 and the
@@ -18,10 +18,22 @@
  *     -b BYTES     body size (100)
  *     -t SECONDS   measured time (10), after a warm-up of -w SECONDS (2); with -I
  *                  the sessions are held -t SECONDS after -w SECONDS to settle (3)
+ *     -r RATE      paced: RATE messages a second in all, each pair in turn,
+ *                  instead of the closed loop (below); -W caps what a pair has
+ *                  in flight
+ *     -i SECONDS   a line every SECONDS of the measured window (and of the
+ *                  login phase): rate, latency, errors, server RSS (below)
  *     -j JOBS      worker processes sharing the pairs (1)
  *     -n LOGINS    logins in flight per worker (50)
+ *     -L SECONDS   the login phase's limit (60 + USERS / 100)
+ *     -S COUNT     source addresses: client i binds 127.0.0.(2 + i % COUNT),
+ *                  COUNT up to 253 (default: none bound, 127.0.0.1)
  *     -1           SCRAM-SHA-1 instead of SCRAM-SHA-256
  *     -p PRIORITY  the client's gnutls priority string (CLIENT_PRIORITY)
+ *   C2S_PORT     one port, or several c2s processes' ports: client i (account
+ *                  bench(i+1)) connects to the (i % n)-th, so with two or more
+ *                  a sender and its receiver are on different c2s processes
+ *                  and every message crosses the router twice
  *   NAME=PID       the server processes whose CPU and memory are measured
  *                  (router=123 c2s=456 sm=789), read from /proc/PID; up to
  *                  MAX_PROCS of them
@@ -65,6 +77,64 @@
  * and the link is dropped, since nothing pushes back yet
  * (docs/ARCHITECTURE.md).
  *
+ * Paced (-r). A closed loop saturates the server by construction: with
+ * many pairs the latency is only what is in flight over the rate. With -r
+ * the senders offer a fixed rate instead, as people typing do: every
+ * PACE_MS each worker sends the messages then due at its share of RATE,
+ * one per pair in turn, so a pair sends every PAIRS / RATE seconds. A pair
+ * that still has WINDOW messages in flight when its turn comes skips it,
+ * counted as "behind": the server does not keep up with the offered rate.
+ * The latency is then what a message takes at that load. The clients'
+ * XML parsers are released between reads (as in idle mode), so a client
+ * costs the generator little more than its TLS session.
+ *
+ * Long runs. Every second of the measured window the parent reads the
+ * VmRSS of the server processes; it reports per process and summed the
+ * RSS at the start of the window (after the warm-up), at the end and the
+ * maximum, and the drift (end - start). The verdict: memory is flat when
+ * the lowest summed RSS of the window's last FLAT_SPAN_S (150 s, a third
+ * of a shorter window) exceeds the lowest of its first FLAT_SPAN_S by at
+ * most FLAT_PCT (2 %) of the latter or FLAT_MIN_KIB (16 MiB), whichever
+ * is larger. Why the lows and not the two end points: memory swings with
+ * what the server does periodically (c2s wakes a silent client's parser
+ * for each ping, every <ping-interval>, 2 minutes by default, and gives
+ * the pages back later), so one reading may fall on a crest; a span
+ * longer than that cycle holds a trough, and a leak lifts the troughs
+ * too (at 100,000 sessions the sum swings by about 65 MiB, 3 %, with
+ * that cycle). Why these bounds: after the warm-up, buffers and allocator
+ * arenas have grown to what the traffic needs, so what still grows is
+ * what the traffic leaves behind. At 100,000 sessions (a server of about
+ * 1.9 GiB) 2 % is about 0.4 KiB per session, and a leak of 10 bytes per
+ * message over a 10-minute run at 8,000 messages/s (4.8 million
+ * messages, 46 MiB) is caught; the 16 MiB floor is for small servers,
+ * where one malloc arena growing by a few MiB is not a leak. The verdict does not
+ * change the exit status; scripts read flat= in the last line.
+ *
+ * With -i SECONDS a line per interval shows the messages/s delivered in
+ * it, p50 and p99 of those messages, the errors so far (bounced, out of
+ * order, unexpected stanzas, clients disconnected) and the summed server
+ * RSS; -i also prints the login phase's progress. The last line sums the
+ * run up for scripts (on one line):
+ *   messages: sessions=N rate=R p50_ms=A p99_ms=B errors=E lost=L behind=K
+ *   rss_start_kib=S rss_end_kib=T rss_max_kib=M drift_kib=D drift_pct=P
+ *   low_start_kib=L0 low_end_kib=L1 flat=yes|no per_session_kib=Q
+ *   gen_rss_kib=G login_s=T server_cpu_pct=C
+ * where errors counts every message not delivered and every surprise,
+ * the lows are those the verdict compares, per_session_kib is (RSS at the
+ * start of the window - RSS before the first login) / USERS, gen_rss_kib
+ * the workers' RSS at the end, login_s the time from the first connection
+ * to the last client ready and server_cpu_pct the server processes' CPU
+ * over the window, in % of one core.
+ *
+ * Many clients. A connection's ephemeral port (32768-60999) must be
+ * unique per source and destination, so from 127.0.0.1 at most about
+ * 28,000 clients reach one c2s port; -S spreads the clients over source
+ * addresses of 127.0.0.0/8 (never any other) with sb_conn_connect_from().
+ * A worker holds at most its descriptor limit of
+ * connections (about 20,000 here): use -j. A login that fails (timeout
+ * IO_TIMEOUT_MS per step, a stream error) ends the run with the account,
+ * the step and the reason; the whole login phase has -L SECONDS.
+ *
  * Idle (-I): every client logs in as above (presence and the message to
  * itself included: its return says sm has made the session available),
  * then nobody sends anything. The parent reads the summed VmRSS (of
@@ -86,6 +156,7 @@
  * runs the idle mode.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -93,6 +164,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +190,13 @@
 #define CLOSE_MAX_S	10	/* then for the server to close every stream */
 #define MAX_REASONS	16
 #define MAX_PROCS	16
+#define MAX_PORTS	64
+#define MAX_SOURCES	253	/* 127.0.0.2 .. 127.0.0.254 */
+#define PACE_MS		5	/* -r: how often a worker sends what is due */
+#define PROGRESS_STEP	1000	/* a worker reports its logins in steps of this many */
+#define FLAT_PCT	2.0	/* memory is flat: drift within 2 % of the start ... */
+#define FLAT_MIN_KIB	(16 * 1024)	/* ... or 16 MiB, whichever is larger */
+#define FLAT_SPAN_S	150	/* ... between the lows of the window's ends this long */
 #define BODY_TEXT	"Wherefore art thou, Romeo? Deny thy father and refuse thy name; " \
 	"or if thou wilt not, be but sworn my love, and I'll no longer be a Capulet. "
 
@@ -132,7 +211,9 @@
 #define CMD_GO		'g'
 #define CMD_MEASURE	'm'
 #define CMD_STOP	's'
+#define CMD_INTERVAL	'i'	/* answered with a struct interval */
 #define MSG_READY	'R'
+#define MSG_PROGRESS	'p'	/* PROGRESS_STEP more clients logged in */
 
 enum phase { LOGIN, IDLE, WARMUP, MEASURE, DRAIN, CLOSING };
 
@@ -140,11 +221,16 @@ struct options {
 	const char		*domain;
 	const char		*domain2;	/* the receivers' (-D), or NULL: domain */
 	const char		*priority;
-	int			 c2s_port;
-	int			 c2s_port2;	/* the receivers' (-P), or 0: c2s_port */
+	int			 ports[MAX_PORTS];	/* client i uses i % nports */
+	int			 nports;
+	int			 c2s_port2;	/* the receivers' (-P), or 0: ports */
 	int			 users, window, body, jobs, logins;
+	int			 sources;	/* -S: source addresses, 0: none bound */
 	int			 idle;		/* -I */
 	double			 seconds, warmup;
+	double			 rate;		/* -r: messages/s in all, 0: closed loop */
+	double			 interval;	/* -i: a line every interval, 0: none */
+	double			 login_max;	/* -L: the login phase's limit */
 	enum sb_scram_hash	 hash;
 	int			 nprocs;
 	const char		*proc_name[MAX_PROCS];
@@ -162,6 +248,8 @@ struct result {
 	uint64_t	 m_sent, m_delivered;		/* in the measured window */
 	uint64_t	 out_of_order, other;		/* stanzas nobody expected */
 	uint64_t	 connected;			/* clients logged in at "stop" */
+	uint64_t	 disconnected;			/* clients lost after the login */
+	uint64_t	 behind;			/* -r: turns skipped, window full */
 	uint64_t	 pings;				/* server pings answered */
 	uint64_t	 lat_max_us;
 	uint64_t	 hist[HIST_N];			/* latencies in the window */
@@ -169,6 +257,13 @@ struct result {
 	int		 drained;			/* nothing left in flight */
 	int		 nreasons;
 	struct reason	 reasons[MAX_REASONS];
+};
+
+/* What a worker sends for CMD_INTERVAL: the interval's counts, the errors so far. */
+struct interval {
+	uint64_t	 sent, delivered, behind;
+	uint64_t	 errors;
+	uint64_t	 hist[HIST_N];
 };
 
 /* --- one worker: clients and pairs --- */
@@ -228,14 +323,17 @@ struct worker {
 	uv_poll_t		 cmd;
 	struct sb_tls_ctx	*tls;
 	struct sb_timer		*ticker;
+	struct sb_timer		*pacer;		/* -r */
 	struct pair		*pairs;
 	int			 npairs, first;	/* pairs first .. first + npairs - 1 */
 	int			 nclients, next_login, logging_in, ready, open;
-	int			 hibernated;	/* -I: the parsers were released */
+	int			 turn;		/* -r: the pair whose turn is next */
+	double			 rate, credit, t_paced;	/* -r: this worker's share */
 	enum phase		 phase;
 	double			 t_drain, t_close;
 	char			 body[4096];
 	struct result		 r;
+	struct interval		 iv;
 	struct sb_arena		 scratch;
 };
 
@@ -283,10 +381,15 @@ client_domain(const struct client *c)
 	return c->sender ? c->w->o->domain : rcv_domain(c->w->o);
 }
 
+/* Client i is account bench(i+1): the senders are the even i, their receivers i + 1. */
 static int
 client_port(const struct client *c)
 {
-	return !c->sender && c->w->o->c2s_port2 != 0 ? c->w->o->c2s_port2 : c->w->o->c2s_port;
+	const struct options *o = c->w->o;
+
+	if (!c->sender && o->c2s_port2 != 0)
+		return o->c2s_port2;
+	return o->ports[(c->account - 1) % o->nports];
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -547,20 +650,66 @@ send_message(struct worker *w, struct pair *p)
 	p->t_sent[p->sent % (uint64_t)w->o->window] = now();
 	p->sent++;
 	w->r.sent++;
-	if (w->phase == MEASURE)
+	if (w->phase == MEASURE) {
 		w->r.m_sent++;
+		w->iv.sent++;
+	}
 	sb_conn_write(p->snd.conn, buf, (size_t)n);
 }
 
+static int
+window_full(const struct worker *w, const struct pair *p)
+{
+	return p->sent - p->delivered - p->bounced >= (uint64_t)w->o->window;
+}
+
+/* The closed loop: each delivery (or bounce) lets the sender send one more. */
 static void
 fill_window(struct worker *w, struct pair *p)
 {
-	if (w->phase != WARMUP && w->phase != MEASURE)
+	if (w->o->rate > 0 || (w->phase != WARMUP && w->phase != MEASURE))
 		return;
 	if (p->snd.step != ST_RUN || p->rcv.step != ST_RUN)
 		return;
-	while (p->sent - p->delivered - p->bounced < (uint64_t)w->o->window)
+	while (!window_full(w, p))
 		send_message(w, p);
+}
+
+/*
+ * -r, every PACE_MS: the messages due since the last call, one per pair in
+ * turn. At most 100 ms' worth is made up after a stall, so a busy
+ * generator offers less (the report shows what was sent) instead of bursts.
+ */
+static void
+pace(struct sb_timer *t, void *arg)
+{
+	struct worker *w = arg;
+	double n = now();
+
+	(void)t;
+	if (w->phase != WARMUP && w->phase != MEASURE) {
+		w->t_paced = n;
+		return;
+	}
+	w->credit += w->rate * (n - w->t_paced);
+	w->t_paced = n;
+	if (w->credit > w->rate / 10)
+		w->credit = w->rate / 10;
+	for (int tries = 0; w->credit >= 1 && tries < w->npairs; tries++) {
+		struct pair *p = &w->pairs[w->turn];
+
+		w->turn = (w->turn + 1) % w->npairs;
+		w->credit -= 1;
+		if (p->snd.step != ST_RUN || p->rcv.step != ST_RUN)
+			continue;	/* a pair that lost a client: counted as an error */
+		if (!window_full(w, p)) {
+			send_message(w, p);
+		} else {
+			w->r.behind++;
+			if (w->phase == MEASURE)
+				w->iv.behind++;
+		}
+	}
 }
 
 static void
@@ -590,6 +739,8 @@ delivered(struct client *c, struct sb_xml_node *el)
 		us = (uint64_t)((now() - p->t_sent[seq % (uint64_t)w->o->window]) * 1e6);
 		w->r.m_delivered++;
 		w->r.hist[hist_index(us)]++;
+		w->iv.delivered++;
+		w->iv.hist[hist_index(us)]++;
 		if (us > w->r.lat_max_us)
 			w->r.lat_max_us = us;
 	}
@@ -633,11 +784,14 @@ client_ready(struct client *c)
 	sb_conn_set_timeout(c->conn, 0);
 	w->logging_in--;
 	w->ready++;
-	if (w->ready == w->nclients) {
+	if (w->ready == w->nclients)
 		w->phase = IDLE;
-		if (write(w->st_fd, &r, 1) != 1)
-			die("cannot write to the parent");
-	}
+	else if (w->ready % PROGRESS_STEP == 0)
+		r = MSG_PROGRESS;
+	else
+		r = 0;
+	if (r != 0 && write(w->st_fd, &r, 1) != 1)
+		die("cannot write to the parent");
 	login_next(w);
 }
 
@@ -740,6 +894,8 @@ fail(struct client *c, const char *what)
 		die("bench%d: %s: %s", c->account, step_names[c->step], what);
 	count_reason(&c->w->r, "%s: %s: %s", c->w->o->idle ? "client" : c->sender ? "sender" :
 	    "receiver", step_names[c->step], what);
+	if (c->step == ST_RUN)
+		c->w->r.disconnected++;
 	c->step = ST_FAILED;
 	sb_conn_close(c->conn);
 }
@@ -833,6 +989,9 @@ on_data(struct client *c, struct sb_conn_ev *ev)
 		fail(c, sb_xml_stream_error_text(c->xs));
 		break;
 	}
+	/* Idle or paced, a client reads now and then: its parser waits unallocated. */
+	if (c->step == ST_RUN && (c->w->o->idle || c->w->o->rate > 0))
+		sb_xml_stream_hibernate(c->xs);
 }
 
 static void
@@ -877,14 +1036,17 @@ static void
 client_start(struct worker *w, struct client *c)
 {
 	struct sb_xml_limits lim = SB_XML_DEFAULT_LIMITS;
-	char err[256];
+	char err[256], src[32];
 
 	c->step = ST_CONNECT;
 	c->xs = sb_xml_stream_new(&xs_cb, c, &lim);
-	c->conn = sb_conn_connect(w->loop, "127.0.0.1", client_port(c), IO_TIMEOUT_MS, on_conn,
-	    c, err, sizeof(err));
+	/* -S: 127.0.0.2 on, one source address after the other. */
+	if (w->o->sources > 0)
+		snprintf(src, sizeof(src), "127.0.0.%d", 2 + (c->account - 1) % w->o->sources);
+	c->conn = sb_conn_connect_from(w->loop, w->o->sources > 0 ? src : NULL, "127.0.0.1",
+	    client_port(c), IO_TIMEOUT_MS, on_conn, c, err, sizeof(err));
 	if (c->conn == NULL)
-		die("%s", err);
+		die("bench%d: %s", c->account, err);
 	sb_conn_set_timeout(c->conn, IO_TIMEOUT_MS);
 	w->open++;
 	w->logging_in++;
@@ -942,9 +1104,24 @@ finish(struct worker *w)
 {
 	sb_timer_free(w->ticker);
 	w->ticker = NULL;
+	if (w->pacer != NULL)
+		sb_timer_free(w->pacer);
+	w->pacer = NULL;
 	uv_poll_stop(&w->cmd);
 	uv_close((uv_handle_t *)&w->cmd, NULL);
 	sb_loop_shutdown(w->loop);
+}
+
+/* Blocking: the parent is reading it. */
+static void
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t k;
+
+	for (; len > 0; p += k, len -= (size_t)k)
+		if ((k = write(fd, p, len)) <= 0)
+			die("cannot write to the parent");
 }
 
 /* Every 20 ms: the end of the drain, the end of the closing. */
@@ -953,30 +1130,27 @@ tick(struct sb_timer *t, void *arg)
 {
 	struct worker *w = arg;
 	double n = now();
-	const char *p;
-	size_t left;
-	ssize_t k;
 
 	(void)t;
-	if (w->phase == IDLE && w->o->idle && !w->hibernated) {
-		/* Every client is logged in: their parsers wait, unallocated, for a ping. */
-		for (int i = 0; i < w->nclients; i++)
-			if (client_at(w, i)->step == ST_RUN)
-				sb_xml_stream_hibernate(client_at(w, i)->xs);
-		w->hibernated = 1;
-	}
 	if (w->phase == DRAIN && (!in_flight(w) || n - w->t_drain > DRAIN_MAX_S)) {
 		w->r.drain_s = n - w->t_drain;
 		w->r.drained = !in_flight(w);
 		for (int i = 0; i < w->nclients; i++)
 			w->r.connected += client_at(w, i)->step == ST_RUN;
-		for (p = (const char *)&w->r, left = sizeof(w->r); left > 0; p += k, left -= (size_t)k)
-			if ((k = write(w->st_fd, p, left)) <= 0)
-				die("cannot write to the parent");
+		write_all(w->st_fd, &w->r, sizeof(w->r));
 		close_all(w);
 	} else if (w->phase == CLOSING && (w->open == 0 || n - w->t_close > CLOSE_MAX_S + 2)) {
 		finish(w);
 	}
+}
+
+/* CMD_INTERVAL: this interval's counts and the errors so far; the next interval starts. */
+static void
+send_interval(struct worker *w)
+{
+	w->iv.errors = w->r.bounced + w->r.out_of_order + w->r.other + w->r.disconnected;
+	write_all(w->st_fd, &w->iv, sizeof(w->iv));
+	memset(&w->iv, 0, sizeof(w->iv));
 }
 
 static void
@@ -1012,6 +1186,9 @@ on_command(uv_poll_t *h, int status, int events)
 		case CMD_STOP:
 			w->phase = DRAIN;
 			w->t_drain = now();
+			break;
+		case CMD_INTERVAL:
+			send_interval(w);
 			break;
 		}
 	}
@@ -1058,6 +1235,12 @@ worker_main(const struct options *o, int first, int npairs, int cmd_fd, int st_f
 	w.cmd.data = &w;
 	uv_poll_start(&w.cmd, UV_READABLE, on_command);
 	w.ticker = sb_timer_every(w.loop, 20, tick, &w);
+	if (o->rate > 0) {
+		/* This worker's share of the rate: its share of the pairs. */
+		w.rate = o->rate * npairs / (o->users / 2);
+		w.t_paced = now();
+		w.pacer = sb_timer_every(w.loop, PACE_MS, pace, &w);
+	}
 	login_next(&w);
 	uv_run(w.loop, UV_RUN_DEFAULT);
 
@@ -1079,9 +1262,11 @@ worker_main(const struct options *o, int first, int npairs, int cmd_fd, int st_f
 struct proc {
 	long		 pid;
 	int		 cmd_fd, st_fd;
+	int		 clients;		/* a worker's */
 	double		 cpu0, cpu1;
-	long		 rss0, rss1, hwm;
-	long		 rss_empty;		/* -I: before the first login */
+	long		 rss0, rss1, hwm;	/* after the logins, at the end, VmHWM */
+	long		 rss_empty;		/* before the first login */
+	long		 win0, win_max;		/* the window's start, its maximum */
 };
 
 /* utime + stime of a process, in seconds; -1 when it is gone. */
@@ -1210,6 +1395,8 @@ merge(struct result *into, const struct result *r)
 	into->out_of_order += r->out_of_order;
 	into->other += r->other;
 	into->connected += r->connected;
+	into->disconnected += r->disconnected;
+	into->behind += r->behind;
 	into->pings += r->pings;
 	if (r->lat_max_us > into->lat_max_us)
 		into->lat_max_us = r->lat_max_us;
@@ -1223,19 +1410,19 @@ merge(struct result *into, const struct result *r)
 }
 
 static double
-percentile_ms(const struct result *r, double q)
+percentile_ms(const uint64_t *hist, double q)
 {
 	uint64_t n = 0, want, seen = 0;
 
 	for (int i = 0; i < HIST_N; i++)
-		n += r->hist[i];
+		n += hist[i];
 	if (n == 0)
 		return 0;
 	want = (uint64_t)(q * (double)n);
 	if ((double)want < q * (double)n || want == 0)
 		want++;
 	for (int i = 0; i < HIST_N; i++)
-		if ((seen += r->hist[i]) >= want)
+		if ((seen += hist[i]) >= want)
 			return hist_value(i) / 1000.0;
 	return 0;
 }
@@ -1250,6 +1437,9 @@ struct run {
 	struct result		 r;
 	long			 hold_min, hold_max;	/* -I: summed RSS over the hold */
 	int			 hold_samples;
+	long			 sum0;		/* summed RSS at the window's start */
+	long			 low0, low1;	/* its lowest in the first, last FLAT_SPAN_S */
+	long			 gen_kb;	/* the workers' RSS at the end */
 };
 
 static void
@@ -1271,18 +1461,26 @@ report(struct run *x)
 	printf("msg_load: %d clients (%d sender -> receiver pairs) in %d process%s, "
 	    "logged in with %s in %.1f s\n", o->users, o->users / 2, o->jobs,
 	    o->jobs > 1 ? "es" : "", sb_scram_mech_name(o->hash, 0), x->t_ready - x->t_start);
+	if (o->nports > 1 || o->sources > 0)
+		printf("  over %d c2s port%s, from %d source address%s\n", o->nports,
+		    o->nports > 1 ? "s" : "", o->sources > 0 ? o->sources : 1,
+		    o->sources > 1 ? "es" : "");
 	if (o->domain2 != NULL)
 		printf("  across federation: senders on %s (c2s port %d), receivers on %s "
-		    "(c2s port %d)\n", o->domain, o->c2s_port, o->domain2,
-		    o->c2s_port2 != 0 ? o->c2s_port2 : o->c2s_port);
+		    "(c2s port %d)\n", o->domain, o->ports[0], o->domain2,
+		    o->c2s_port2 != 0 ? o->c2s_port2 : o->ports[0]);
 	printf("  chat messages to the bare JID of about %d bytes, %d in flight per pair; "
 	    "%.0f s measured after %.0f s warm-up\n", size, o->window, wall, o->warmup);
 	printf("  delivered/s              %9.0f  (%llu delivered, %llu sent in the window)\n",
 	    (double)r->m_delivered / wall, (unsigned long long)r->m_delivered,
 	    (unsigned long long)r->m_sent);
 	printf("  latency p50 / p90 / p99  %9.2f / %.2f / %.2f ms, max %.2f ms  "
-	    "(send to delivery)\n", percentile_ms(r, 0.50), percentile_ms(r, 0.90),
-	    percentile_ms(r, 0.99), (double)r->lat_max_us / 1000.0);
+	    "(send to delivery)\n", percentile_ms(r->hist, 0.50), percentile_ms(r->hist, 0.90),
+	    percentile_ms(r->hist, 0.99), (double)r->lat_max_us / 1000.0);
+	if (o->rate > 0)
+		printf("  paced                    %9.0f /s offered, %.0f /s sent in the window; "
+		    "behind %llu times (a pair's turn with %d in flight)\n", o->rate,
+		    (double)r->m_sent / wall, (unsigned long long)r->behind, o->window);
 	printf("  whole run                %9llu sent, %llu delivered, %llu bounced, %llu lost, "
 	    "%llu out of order  (%s in %.2f s)\n", (unsigned long long)r->sent,
 	    (unsigned long long)r->delivered, (unsigned long long)r->bounced,
@@ -1291,6 +1489,9 @@ report(struct run *x)
 	for (int i = 0; i < r->nreasons; i++)
 		printf("    %8llu  %s\n", (unsigned long long)r->reasons[i].count,
 		    r->reasons[i].text);
+	if (r->disconnected > 0)
+		printf("  clients disconnected     %9llu  (after their login; above by reason)\n",
+		    (unsigned long long)r->disconnected);
 	if (x->gone || r->m_delivered == 0) {
 		printf("  server CPU and memory    not measured: %s\n", x->gone ?
 		    "a server process died" : "nothing was delivered");
@@ -1317,6 +1518,8 @@ report(struct run *x)
 		printf("%s%s %ld KiB", i ? ", " : "      ", o->proc_name[i], x->srv[i].hwm);
 	printf("\n  load generator CPU       %9.1f us per message  (%.0f %% of one core); it "
 	    "shares the %ld cores with the server\n", gen / m * 1e6, gen / wall * 100, ncpu);
+	printf("  load generator RSS       %9ld KiB  (%.1f KiB per client)\n", x->gen_kb,
+	    (double)x->gen_kb / o->users);
 	printf("  machine busy             %9.0f %%   of %ld cores; not ours: %.0f %% of one "
 	    "core\n", x->machine / wall * 100 / (double)ncpu, ncpu,
 	    x->machine > srv + gen ? (x->machine - srv - gen) / wall * 100 : 0);
@@ -1384,9 +1587,335 @@ start_workers(struct run *x)
 		}
 		close(cmd[0]);
 		close(st[1]);
-		x->workers[i] = (struct proc){ .pid = pid, .cmd_fd = cmd[1], .st_fd = st[0] };
+		x->workers[i] = (struct proc){ .pid = pid, .cmd_fd = cmd[1], .st_fd = st[0],
+		    .clients = 2 * n };
 		first += n;
 	}
+}
+
+/* --- the parent: the logins, the window, memory --- */
+
+/*
+ * The login phase: each worker writes MSG_PROGRESS for every PROGRESS_STEP
+ * of its clients logged in and MSG_READY once all are; with -i the count
+ * so far is printed every interval. -1 when a worker fails (it has said
+ * why) or the phase takes longer than -L.
+ */
+static int
+wait_logins(struct run *x)
+{
+	const struct options *o = x->o;
+	struct pollfd *pfd = xcalloc((size_t)o->jobs, sizeof(*pfd));
+	long *in = xcalloc((size_t)o->jobs, sizeof(*in)), sum = 0;
+	double deadline = x->t_start + o->login_max;
+	double next = o->interval > 0 ? x->t_start + o->interval : deadline;
+	int ready = 0, status = 0;
+
+	for (int i = 0; i < o->jobs; i++)
+		pfd[i] = (struct pollfd){ .fd = x->workers[i].st_fd, .events = POLLIN };
+	while (ready < o->jobs && status == 0) {
+		double t = now(), until = next < deadline ? next : deadline;
+
+		if (t >= deadline) {
+			fprintf(stderr, "msg_load: the logins took longer than %.0f s (-L): %ld of "
+			    "%d clients logged in\n", o->login_max, sum, o->users);
+			status = -1;
+			break;
+		}
+		if (t >= next) {
+			printf("  logging in %7.0f s  %ld of %d clients\n", t - x->t_start, sum,
+			    o->users);
+			next += o->interval;
+			continue;
+		}
+		if (poll(pfd, (nfds_t)o->jobs, (int)((until - t) * 1000) + 1) == -1 &&
+		    errno != EINTR)
+			die("poll: %s", strerror(errno));
+		for (int i = 0; i < o->jobs && status == 0; i++) {
+			char buf[256];
+			ssize_t n;
+
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			if ((n = read(pfd[i].fd, buf, sizeof(buf))) <= 0) {
+				fprintf(stderr, "msg_load: worker %ld failed during the logins\n",
+				    x->workers[i].pid);
+				status = -1;
+			}
+			for (ssize_t k = 0; k < n; k++) {
+				sum -= in[i];
+				in[i] = buf[k] == MSG_READY ? x->workers[i].clients :
+				    in[i] + PROGRESS_STEP;
+				sum += in[i];
+				if (buf[k] == MSG_READY) {
+					pfd[i].fd = -1;
+					ready++;
+				}
+			}
+		}
+	}
+	free(pfd);
+	free(in);
+	return status;
+}
+
+/* The ends of the window whose lows the verdict compares: FLAT_SPAN_S, a third of shorter ones. */
+static double
+flat_span(const struct options *o)
+{
+	return o->seconds / 3 < FLAT_SPAN_S ? o->seconds / 3 : FLAT_SPAN_S;
+}
+
+/*
+ * One reading of the server's VmRSS: each process's maximum, the summed
+ * minimum and maximum, the summed lows of the window's ends, one sample
+ * more. The sum, or -1 when a process is gone (said once).
+ */
+static long
+sample_rss(struct run *x)
+{
+	double t = now(), span = flat_span(x->o);
+	long sum = 0, kb;
+
+	for (int i = 0; i < x->o->nprocs; i++) {
+		if ((kb = status_kb(x->srv[i].pid, "VmRSS")) < 0) {
+			if (!x->gone)
+				fprintf(stderr, "msg_load: %s (process %ld) is gone\n",
+				    x->o->proc_name[i], x->srv[i].pid);
+			x->gone = 1;
+			return -1;
+		}
+		if (kb > x->srv[i].win_max)
+			x->srv[i].win_max = kb;
+		sum += kb;
+	}
+	if (x->hold_samples == 0 || sum < x->hold_min)
+		x->hold_min = sum;
+	if (sum > x->hold_max)
+		x->hold_max = sum;
+	x->hold_samples++;
+	if (t <= x->t_measure + span && (x->low0 == 0 || sum < x->low0))
+		x->low0 = sum;
+	if (t >= x->t_measure + x->o->seconds - span && (x->low1 == 0 || sum < x->low1))
+		x->low1 = sum;
+	return sum;
+}
+
+/* The workers' VmRSS summed, in KiB. */
+static long
+gen_rss(const struct run *x)
+{
+	long sum = 0, kb;
+
+	for (int i = 0; i < x->o->jobs; i++)
+		if ((kb = status_kb(x->workers[i].pid, "VmRSS")) > 0)
+			sum += kb;
+	return sum;
+}
+
+/* Errors of a message run: every message not delivered, every surprise. */
+static uint64_t
+msg_errors(const struct run *x)
+{
+	const struct result *r = &x->r;
+
+	return r->sent - r->delivered + r->out_of_order + r->other + r->disconnected +
+	    (uint64_t)x->gone;
+}
+
+/* CMD_INTERVAL: one line for the interval since *t_iv, which then moves on. */
+static int
+print_interval(struct run *x, double *t_iv, long rss)
+{
+	const struct options *o = x->o;
+	struct interval *iv = xcalloc((size_t)o->jobs, sizeof(*iv)), sum = { 0 };
+	double t = now();
+
+	tell(x->workers, o->jobs, CMD_INTERVAL);
+	if (gather(x->workers, o->jobs, iv, sizeof(*iv), 10) == -1) {
+		free(iv);
+		return -1;
+	}
+	for (int i = 0; i < o->jobs; i++) {
+		sum.sent += iv[i].sent;
+		sum.delivered += iv[i].delivered;
+		sum.behind += iv[i].behind;
+		sum.errors += iv[i].errors;
+		for (int k = 0; k < HIST_N; k++)
+			sum.hist[k] += iv[i].hist[k];
+	}
+	free(iv);
+	printf("  %6.0f s  %8.0f msg/s  p50 %8.2f ms  p99 %8.2f ms  errors %llu  server RSS "
+	    "%ld KiB", t - x->t_measure, (double)sum.delivered / (t - *t_iv),
+	    percentile_ms(sum.hist, 0.50), percentile_ms(sum.hist, 0.99),
+	    (unsigned long long)sum.errors, rss);
+	if (o->rate > 0)
+		printf("  behind %llu", (unsigned long long)sum.behind);
+	printf("\n");
+	*t_iv = t;
+	return 0;
+}
+
+/*
+ * The measured window: the server's RSS every second, the first reading
+ * its start; with -i a line per interval (and one for a shorter last
+ * one). A server process that goes away ends the window at once. -1 when
+ * a worker does not answer.
+ */
+static int
+hold_window(struct run *x)
+{
+	const struct options *o = x->o;
+	double t_stop = x->t_measure + o->seconds, t_iv = x->t_measure;
+	double t_next = o->interval > 0 ? t_iv + o->interval : t_stop + 1;
+	long sum;
+
+	if ((x->sum0 = sum = sample_rss(x)) < 0)
+		return 0;
+	for (int i = 0; i < o->nprocs; i++)
+		x->srv[i].win0 = x->srv[i].win_max;
+	if (o->interval > 0)
+		printf("msg_load: measuring %.0f s; every %.0f s: messages delivered a second, "
+		    "their latency, the errors so far, the server's summed RSS\n", o->seconds,
+		    o->interval);
+	for (double t; (t = now()) < t_stop; ) {
+		double wake = t + 1 < t_stop ? t + 1 : t_stop;
+
+		if (t_next < wake)
+			wake = t_next;
+		if (wake > t)
+			sleep_s(wake - t);
+		if ((sum = sample_rss(x)) < 0)
+			return 0;
+		if (now() >= t_next - 0.01) {
+			if (print_interval(x, &t_iv, sum) == -1)
+				return -1;
+			t_next += o->interval;
+		}
+	}
+	if (o->interval > 0 && now() - t_iv >= 1)
+		return print_interval(x, &t_iv, sum);
+	return 0;
+}
+
+/* Which reading of a process's RSS. */
+enum rss_at { AT_EMPTY, AT_LOGGED_IN, AT_END, AT_PEAK, AT_WINDOW };
+
+static long
+rss_at(const struct proc *p, enum rss_at at)
+{
+	switch (at) {
+	case AT_EMPTY:		return p->rss_empty;
+	case AT_LOGGED_IN:	return p->rss0;
+	case AT_END:		return p->rss1;
+	case AT_PEAK:		return p->hwm;
+	case AT_WINDOW:		return p->win0;
+	}
+	return -1;
+}
+
+/* (RSS at - RSS before the logins) / sessions, per process and summed: "a + b = sum". */
+static void
+print_per_session(const struct run *x, enum rss_at at)
+{
+	const struct options *o = x->o;
+	long sum = 0;
+
+	for (int i = 0; i < o->nprocs; i++) {
+		long d = rss_at(&x->srv[i], at) - x->srv[i].rss_empty;
+
+		sum += d;
+		printf("%s%s %.1f", i ? " + " : "", o->proc_name[i], (double)d / o->users);
+	}
+	printf(" = %.1f KiB\n", (double)sum / o->users);
+}
+
+/* The bound on the summed drift: FLAT_PCT of the start or FLAT_MIN_KIB, the larger. */
+static long
+flat_bound(long start)
+{
+	long pct = (long)((double)start * FLAT_PCT / 100);
+
+	return pct > FLAT_MIN_KIB ? pct : FLAT_MIN_KIB;
+}
+
+static double
+pct_of(long part, long whole)
+{
+	return whole > 0 ? (double)part * 100 / (double)whole : 0;
+}
+
+/* Memory is flat when the lows of the window's ends are within the bound (the header). */
+static int
+flat(const struct run *x)
+{
+	return x->low1 - x->low0 <= flat_bound(x->low0);
+}
+
+/* The window's memory: start, end, maximum and drift per process and summed; the verdict. */
+static void
+report_memory(const struct run *x)
+{
+	const struct options *o = x->o;
+	long end = 0, max, bound = flat_bound(x->low0);
+	int w = 3;
+
+	for (int i = 0; i < o->nprocs; i++) {
+		end += x->srv[i].rss1;
+		if ((int)strlen(o->proc_name[i]) > w)
+			w = (int)strlen(o->proc_name[i]);
+	}
+	max = x->hold_max > end ? x->hold_max : end;
+	printf("  server RSS in the window start / end / max KiB, drift = end - start  "
+	    "(read %d times, once a second)\n", x->hold_samples + 1);
+	for (int i = 0; i < o->nprocs; i++) {
+		const struct proc *p = &x->srv[i];
+
+		printf("    %-*s %10ld / %10ld / %10ld  %+ld KiB (%+.2f %%)\n", w,
+		    o->proc_name[i], p->win0, p->rss1, p->win_max > p->rss1 ? p->win_max :
+		    p->rss1, p->rss1 - p->win0, pct_of(p->rss1 - p->win0, p->win0));
+	}
+	printf("    %-*s %10ld / %10ld / %10ld  %+ld KiB (%+.2f %%)\n", w, "sum", x->sum0, end,
+	    max, end - x->sum0, pct_of(end - x->sum0, x->sum0));
+	printf("  lowest sum, first / last %.0f s  %ld / %ld KiB  %+ld KiB (%+.2f %%)\n",
+	    flat_span(o), x->low0, x->low1, x->low1 - x->low0, pct_of(x->low1 - x->low0,
+	    x->low0));
+	printf("  memory                   %s: the lows moved %+ld KiB, %s %ld KiB (%.0f %% or "
+	    "%d MiB, whichever is larger)\n", flat(x) ? "flat" : "NOT FLAT", x->low1 - x->low0,
+	    flat(x) ? "within" : "over", bound, FLAT_PCT, FLAT_MIN_KIB / 1024);
+	printf("  KiB per session          ");
+	print_per_session(x, AT_WINDOW);
+}
+
+/* The last line, for scripts (msg_load.c's header). */
+static void
+report_line(const struct run *x)
+{
+	const struct options *o = x->o;
+	const struct result *r = &x->r;
+	double wall = x->t_end - x->t_measure, cpu = 0;
+	long end = 0, empty = 0, drift;
+
+	for (int i = 0; i < o->nprocs; i++) {
+		end += x->srv[i].rss1;
+		empty += x->srv[i].rss_empty;
+		cpu += x->srv[i].cpu1 - x->srv[i].cpu0;
+	}
+	drift = end - x->sum0;
+	if (wall <= 0)
+		wall = 1;
+	printf("messages: sessions=%d rate=%.0f p50_ms=%.2f p99_ms=%.2f errors=%llu lost=%llu "
+	    "behind=%llu rss_start_kib=%ld rss_end_kib=%ld rss_max_kib=%ld drift_kib=%ld "
+	    "drift_pct=%.2f low_start_kib=%ld low_end_kib=%ld flat=%s per_session_kib=%.1f "
+	    "gen_rss_kib=%ld login_s=%.1f server_cpu_pct=%.0f\n", o->users,
+	    (double)r->m_delivered / wall,
+	    percentile_ms(r->hist, 0.50), percentile_ms(r->hist, 0.99),
+	    (unsigned long long)msg_errors(x),
+	    (unsigned long long)(r->sent - r->delivered - r->bounced),
+	    (unsigned long long)r->behind, x->sum0, end, x->hold_max > end ? x->hold_max : end,
+	    drift, pct_of(drift, x->sum0), x->low0, x->low1, x->gone ? "unknown" : flat(x) ?
+	    "yes" : "no", (double)(x->sum0 - empty) / o->users, x->gen_kb,
+	    x->t_ready - x->t_start, cpu / wall * 100);
 }
 
 static int run_idle(struct run *x);
@@ -1396,7 +1925,6 @@ run(const struct options *o)
 {
 	struct run x = { .o = o, .r = { .drained = 1 } };
 	struct result *rs;
-	char *ready;
 	uint64_t lost;
 
 	for (int i = 0; i < o->nprocs; i++) {
@@ -1406,24 +1934,31 @@ run(const struct options *o)
 	}
 	if (o->idle)
 		return run_idle(&x);
+	for (int i = 0; i < o->nprocs; i++)
+		x.srv[i].rss_empty = status_kb(x.srv[i].pid, "VmRSS");
 	x.t_start = now();
 	start_workers(&x);
 	/* Logins: PBKDF2 per account on the client side, about 1 ms each. */
-	ready = xmalloc((size_t)o->jobs);
-	if (gather(x.workers, o->jobs, ready, 1, 60 + o->users / 100.0) == -1) {
+	if (wait_logins(&x) == -1) {
 		kill_workers(x.workers, o->jobs);
 		return 1;
 	}
-	free(ready);
 	x.t_ready = now();
 	for (int i = 0; i < o->nprocs; i++)
 		x.srv[i].rss0 = status_kb(x.srv[i].pid, "VmRSS");
+	if (o->interval > 0)
+		printf("msg_load: %d clients logged in in %.1f s; %.0f s of warm-up\n", o->users,
+		    x.t_ready - x.t_start, o->warmup);
 	tell(x.workers, o->jobs, CMD_GO);
 	sleep_s(o->warmup);
 	snapshot(&x, 0);
 	x.t_measure = now();
 	tell(x.workers, o->jobs, CMD_MEASURE);
-	sleep_s(o->seconds);
+	if (hold_window(&x) == -1) {
+		kill_workers(x.workers, o->jobs);
+		return 1;
+	}
+	x.gen_kb = gen_rss(&x);
 	tell(x.workers, o->jobs, CMD_STOP);
 	x.t_end = now();
 	snapshot(&x, 1);
@@ -1437,6 +1972,9 @@ run(const struct options *o)
 		merge(&x.r, &rs[i]);
 	free(rs);
 	report(&x);
+	if (!x.gone && x.r.m_delivered > 0)
+		report_memory(&x);
+	report_line(&x);
 	/* The workers close their streams and go. */
 	for (int i = 0; i < o->jobs; i++) {
 		int status;
@@ -1451,10 +1989,11 @@ run(const struct options *o)
 	free(x.workers);
 	lost = x.r.sent - x.r.delivered - x.r.bounced;
 	if (x.gone || x.r.m_delivered == 0 || lost > 0 || x.r.bounced > 0 ||
-	    x.r.out_of_order > 0 || x.r.other > 0 || !x.r.drained) {
+	    x.r.out_of_order > 0 || x.r.other > 0 || x.r.disconnected > 0 || !x.r.drained) {
 		fprintf(stderr, "msg_load: FAILED: %s\n", x.gone ? "a server process died" :
 		    x.r.m_delivered == 0 ? "nothing delivered in the window" :
-		    "messages lost, bounced, out of order or unexpected (above)");
+		    "messages lost, bounced, out of order or unexpected, or clients "
+		    "disconnected (above)");
 		return 1;
 	}
 	return 0;
@@ -1462,52 +2001,20 @@ run(const struct options *o)
 
 /* --- idle (-I): memory per session --- */
 
-/* The server processes' VmRSS summed, in KiB; -1 when one is gone. */
-static long
-rss_sum(const struct run *x)
-{
-	long sum = 0, kb;
-
-	for (int i = 0; i < x->o->nprocs; i++) {
-		if ((kb = status_kb(x->srv[i].pid, "VmRSS")) < 0)
-			return -1;
-		sum += kb;
-	}
-	return sum;
-}
-
-/* (with - empty) / sessions, per process and summed, as "a + b + c = sum". */
 static void
-print_per_session(const struct run *x, int end)
-{
-	const struct options *o = x->o;
-	long sum = 0;
-
-	for (int i = 0; i < o->nprocs; i++) {
-		long d = (end ? x->srv[i].rss1 : x->srv[i].rss0) - x->srv[i].rss_empty;
-
-		sum += d;
-		printf("%s%s %.1f", i ? " + " : "", o->proc_name[i], (double)d / o->users);
-	}
-	printf(" = %.1f KiB\n", (double)sum / o->users);
-}
-
-static void
-print_rss(const char *label, const struct run *x, int which)
+print_rss(const char *label, const struct run *x, enum rss_at at)
 {
 	const struct options *o = x->o;
 	long sum = 0;
 
 	printf("  %-25s", label);
 	for (int i = 0; i < o->nprocs; i++) {
-		const struct proc *p = &x->srv[i];
-		long kb = which == 0 ? p->rss_empty : which == 1 ? p->rss0 : which == 2 ?
-		    p->rss1 : p->hwm;
+		long kb = rss_at(&x->srv[i], at);
 
 		sum += kb;
 		printf("%s%s %ld", i ? ", " : "", o->proc_name[i], kb);
 	}
-	if (which == 3)
+	if (at == AT_PEAK)
 		printf(" KiB\n");
 	else
 		printf("; sum %ld KiB\n", sum);
@@ -1523,7 +2030,7 @@ idle_errors(const struct run *x)
 }
 
 static void
-report_idle(const struct run *x, long gen_kb)
+report_idle(const struct run *x)
 {
 	const struct options *o = x->o;
 	const struct result *r = &x->r;
@@ -1540,16 +2047,16 @@ report_idle(const struct run *x, long gen_kb)
 	    "measured %.0f s after the last login, then held %.0f s\n", o->users, o->jobs,
 	    o->jobs > 1 ? "es" : "", sb_scram_mech_name(o->hash, 0), x->t_ready - x->t_start,
 	    o->warmup, hold);
-	print_rss("RSS of the empty server", x, 0);
-	print_rss("RSS with the sessions", x, 1);
-	print_rss("RSS at the end", x, 2);
-	print_rss("peak RSS (VmHWM)", x, 3);
+	print_rss("RSS of the empty server", x, AT_EMPTY);
+	print_rss("RSS with the sessions", x, AT_LOGGED_IN);
+	print_rss("RSS at the end", x, AT_END);
+	print_rss("peak RSS (VmHWM)", x, AT_PEAK);
 	printf("  RSS over the hold        sum %ld .. %ld KiB  (%d samples, one a second; "
 	    "end - start %+ld KiB)\n", x->hold_min, x->hold_max, x->hold_samples, end - loaded);
 	printf("  KiB per session          ");
-	print_per_session(x, 0);
+	print_per_session(x, AT_LOGGED_IN);
 	printf("    at the end             ");
-	print_per_session(x, 1);
+	print_per_session(x, AT_END);
 	printf("  server CPU over the hold %9.1f ms  (", cpu * 1000);
 	for (int i = 0; i < o->nprocs; i++)
 		printf("%s%s %.1f", i ? ", " : "", o->proc_name[i],
@@ -1561,7 +2068,7 @@ report_idle(const struct run *x, long gen_kb)
 		printf("    %8llu  %s\n", (unsigned long long)r->reasons[i].count,
 		    r->reasons[i].text);
 	printf("  load generator RSS       %9ld KiB  (%.1f KiB per client; not measured, it "
-	    "shares the machine)\n", gen_kb, (double)gen_kb / o->users);
+	    "shares the machine)\n", x->gen_kb, (double)x->gen_kb / o->users);
 	if (x->gone)
 		printf("  server memory            not measured: a server process died\n");
 	printf("idle: sessions=%d empty_kib=%ld loaded_kib=%ld end_kib=%ld per_session_kib=%.1f "
@@ -1584,8 +2091,6 @@ run_idle(struct run *x)
 {
 	const struct options *o = x->o;
 	struct result *rs;
-	char *ready;
-	long sum, gen_kb = 0;
 	double t_stop;
 	int status = 0;
 
@@ -1595,38 +2100,22 @@ run_idle(struct run *x)
 			    x->srv[i].pid);
 	x->t_start = now();
 	start_workers(x);
-	ready = xmalloc((size_t)o->jobs);
-	if (gather(x->workers, o->jobs, ready, 1, 60 + o->users / 100.0) == -1) {
+	if (wait_logins(x) == -1) {
 		kill_workers(x->workers, o->jobs);
 		return 1;
 	}
-	free(ready);
 	x->t_ready = now();
 	sleep_s(o->warmup);
 	for (int i = 0; i < o->nprocs; i++)
 		x->srv[i].rss0 = status_kb(x->srv[i].pid, "VmRSS");
 	snapshot(x, 0);
 	x->t_measure = now();
-	x->hold_min = x->hold_max = rss_sum(x);
-	x->hold_samples = 1;
 	t_stop = x->t_measure + o->seconds;
-	for (double t; (t = now()) < t_stop; ) {
+	for (double t; sample_rss(x) >= 0 && (t = now()) < t_stop; )
 		sleep_s(t_stop - t < 1 ? t_stop - t : 1);
-		if ((sum = rss_sum(x)) < 0)
-			break;		/* a server process died: snapshot() says so */
-		if (sum < x->hold_min)
-			x->hold_min = sum;
-		if (sum > x->hold_max)
-			x->hold_max = sum;
-		x->hold_samples++;
-	}
 	x->t_end = now();
 	snapshot(x, 1);
-	for (int i = 0; i < o->jobs; i++) {
-		long k = status_kb(x->workers[i].pid, "VmRSS");
-
-		gen_kb += k > 0 ? k : 0;
-	}
+	x->gen_kb = gen_rss(x);
 	for (int i = 0; i < o->nprocs; i++)
 		if (x->srv[i].rss0 < 0 || x->srv[i].rss1 < 0)
 			x->gone = 1;
@@ -1640,7 +2129,7 @@ run_idle(struct run *x)
 	for (int i = 0; i < o->jobs; i++)
 		merge(&x->r, &rs[i]);
 	free(rs);
-	report_idle(x, gen_kb);
+	report_idle(x);
 	for (int i = 0; i < o->jobs; i++) {
 		int st;
 
@@ -1667,9 +2156,10 @@ usage(void)
 {
 	fprintf(stderr, "usage: msg_load [-1I] [-d domain] [-D domain2] [-P c2s_port2] [-u users] "
 	    "[-W window]\n"
-	    "                [-b bytes] [-t seconds] [-w warmup] [-j jobs] [-n logins] "
+	    "                [-b bytes] [-r rate] [-t seconds] [-w warmup] [-i interval]\n"
+	    "                [-j jobs] [-n logins] [-L login_seconds] [-S sources] "
 	    "[-p priority]\n"
-	    "                C2S_PORT NAME=PID...\n");
+	    "                C2S_PORT[,C2S_PORT...] NAME=PID...\n");
 	exit(2);
 }
 
@@ -1677,18 +2167,23 @@ static void
 parse_args(struct options *o, int argc, char **argv)
 {
 	int ch, warmup = 0;
+	char *port, *end;
 
-	while ((ch = getopt(argc, argv, "1b:d:D:Ij:n:p:P:t:u:w:W:")) != -1) {
+	while ((ch = getopt(argc, argv, "1b:d:D:i:Ij:L:n:p:P:r:S:t:u:w:W:")) != -1) {
 		switch (ch) {
 		case '1': o->hash = SB_SCRAM_SHA1; break;
 		case 'I': o->idle = 1; break;
 		case 'b': o->body = atoi(optarg); break;
 		case 'd': o->domain = optarg; break;
 		case 'D': o->domain2 = optarg; break;
+		case 'i': o->interval = atof(optarg); break;
 		case 'j': o->jobs = atoi(optarg); break;
+		case 'L': o->login_max = atof(optarg); break;
 		case 'n': o->logins = atoi(optarg); break;
 		case 'p': o->priority = optarg; break;
 		case 'P': o->c2s_port2 = atoi(optarg); break;
+		case 'r': o->rate = atof(optarg); break;
+		case 'S': o->sources = atoi(optarg); break;
 		case 't': o->seconds = atof(optarg); break;
 		case 'u': o->users = atoi(optarg); break;
 		case 'w': o->warmup = atof(optarg); warmup = 1; break;
@@ -1699,11 +2194,23 @@ parse_args(struct options *o, int argc, char **argv)
 	if (argc - optind < 1 || argc - optind > MAX_PROCS + 1 || o->users < 2 ||
 	    o->users % 2 != 0 || o->window < 1 || o->body < 0 || o->body > 4000 ||
 	    o->jobs < 1 || o->jobs > o->users / 2 || o->logins < 1 || o->seconds <= 0 ||
-	    o->warmup < 0 || o->c2s_port2 < 0)
+	    o->warmup < 0 || o->c2s_port2 < 0 || o->rate < 0 || o->interval < 0 ||
+	    o->login_max < 0 || o->sources < 0 || o->sources > MAX_SOURCES)
 		usage();
 	if (!warmup)		/* not given: a warm-up, or with -I time to settle */
 		o->warmup = o->idle ? 3 : 2;
-	o->c2s_port = atoi(argv[optind++]);
+	if (o->login_max == 0)
+		o->login_max = 60 + o->users / 100.0;
+	for (port = argv[optind++]; ; port = end + 1) {
+		long n = strtol(port, &end, 10);
+
+		if (end == port || n < 1 || n > 65535 || (*end != ',' && *end != '\0') ||
+		    o->nports == MAX_PORTS)
+			usage();
+		o->ports[o->nports++] = (int)n;
+		if (*end == '\0')
+			break;
+	}
 	for (; optind < argc; optind++) {
 		char *eq = strchr(argv[optind], '=');
 
@@ -1720,7 +2227,8 @@ static void
 raise_nofile(const struct options *o)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)(o->users / o->jobs + 2 + 64);
+	int most = 2 * ((o->users / 2 + o->jobs - 1) / o->jobs);	/* the largest share */
+	rlim_t need = (rlim_t)(most + 2 + 64);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
@@ -1730,7 +2238,7 @@ raise_nofile(const struct options *o)
 	}
 	if (rl.rlim_cur < need)
 		die("%d connections per process need %lu descriptors, the limit is %lu: "
-		    "use more processes (-j)", o->users / o->jobs, (unsigned long)need,
+		    "use more processes (-j)", most, (unsigned long)need,
 		    (unsigned long)rl.rlim_cur);
 }
 
