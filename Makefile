@@ -86,7 +86,9 @@ UNIT_SRC  := $(sort $(wildcard t/unit/*.c))
 UNIT_BIN  := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%.t)
 
 BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
-BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(BUILD)/bench/%)
+# A generator too big for one file is a directory: tools/bench/NAME/*.c.
+BENCH_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard tools/bench/*/*.c))))
+BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(BUILD)/bench/%) $(BENCH_DIRS:tools/bench/%=$(BUILD)/bench/%)
 
 # sbctl, the admin command: tools/sbctl/*.c.
 SBCTL_SRC := $(sort $(wildcard tools/sbctl/*.c))
@@ -130,6 +132,13 @@ $(BUILD)/bench/%: $(BUILD)/tools/bench/%.o $(STORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
+define BENCH_DIR_RULE
+$(BUILD)/bench/$(notdir $(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(STORE_A) $(LIB_A)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(SAN_LDFLAGS) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach d,$(BENCH_DIRS),$(eval $(call BENCH_DIR_RULE,$(d))))
+
 $(BUILD)/sbctl: $(SBCTL_SRC:%.c=$(BUILD)/%.o) $(STORE_A) $(LIB_A)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
@@ -151,7 +160,8 @@ endef
 $(foreach d,$(PROC_ALL),$(eval $(call PROC_TEST_RULE,$(d))))
 
 -include $(SBCTL_SRC:%.c=$(BUILD)/%.d) $(LIB_OBJ:.o=.d) \
-	$(patsubst %.c,$(BUILD)/%.d,$(foreach d,$(PROC_ALL),$(wildcard $(d)/*.c))) $(STORE_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d)
+	$(patsubst %.c,$(BUILD)/%.d,$(foreach d,$(PROC_ALL),$(wildcard $(d)/*.c))) $(STORE_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d) \
+	$(patsubst %.c,$(BUILD)/%.d,$(BENCH_SRC) $(foreach d,$(BENCH_DIRS),$(wildcard $(d)/*.c)))
 
 # --- tests ---
 # C unit tests are binaries in $(BUILD)/t; protocol tests are scripts t/*.t.

@@ -25,7 +25,7 @@
 # a slow sm, such as an ASan build) the router's queue to sm1 or c2s1 passes
 # its 4 MiB write-buffer bound and the link is dropped (no backpressure yet).
 # -W 1 measures the cost of sparse traffic (a TLS record and a system call
-# per message), the default window 32 batched throughput (see msg_load.c).
+# per message), the default window 32 batched throughput (see msg_load/main.c).
 #
 # SB_SM_BIN: the sm binary (default BUILD_DIR/sb-sm); SB_BENCH_DB=pgsql: a
 # throwaway PostgreSQL (t/lib/pgserver.sh) instead of SQLite. msg_load's

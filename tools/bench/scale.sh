@@ -43,7 +43,7 @@
 # phase, a line a minute, the server's RSS over the window per process:
 # start, end, maximum, drift, and the verdict: flat when the lowest summed
 # RSS of the window's last 150 s is within 2 % or 16 MiB of the lowest of
-# its first 150 s; msg_load.c says why), the server logs summed up, and
+# its first 150 s; msg_load/main.c says why), the server logs summed up, and
 # one summary line last:
 #   scale.sh: N sessions over K c2s: ... msg/s, p50 ..., p99 ..., E errors;
 #   server RSS S -> E KiB (max M, drift D KiB, P %; lows L0 -> L1: flat); ...
