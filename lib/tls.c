@@ -63,6 +63,7 @@ struct sb_tls_ctx {
 	int			 verify;	/* client: fail the handshake on a bad cert */
 	int			 request_cert;	/* server: ask for a client certificate */
 	gnutls_certificate_credentials_t cred;
+	struct sb_tls_ctx	*cred_from;	/* whose cred this is, when not ours */
 	gnutls_priority_t	 prio;
 	gnutls_datum_t		 ticket_key;	/* server: session ticket key */
 	struct sb_tls_cert	**certs;	/* each its own allocation: gnutls keeps pointers */
@@ -332,8 +333,9 @@ retrieve_cert(gnutls_session_t s, const struct gnutls_cert_retr_st *info,
 
 /* --- contexts --- */
 
+/* from non-NULL: use its credentials (its trust) rather than new ones. */
 static struct sb_tls_ctx *
-ctx_new(int server, const char *priority, char *err, size_t errlen)
+ctx_new(int server, const char *priority, struct sb_tls_ctx *from, char *err, size_t errlen)
 {
 	struct sb_tls_ctx *ctx = xcalloc(1, sizeof *ctx);
 	const char *errpos = NULL;
@@ -341,11 +343,17 @@ ctx_new(int server, const char *priority, char *err, size_t errlen)
 
 	ctx->refs = 1;
 	ctx->server = server;
-	if ((ret = gnutls_certificate_allocate_credentials(&ctx->cred)) < 0) {
+	if (from != NULL) {
+		/* The retrieve callback finds the certificates through the session's context. */
+		sb_tls_ctx_ref(from);
+		ctx->cred_from = from;
+		ctx->cred = from->cred;
+	} else if ((ret = gnutls_certificate_allocate_credentials(&ctx->cred)) < 0) {
 		gtls_err(err, errlen, "credentials", ret);
 		goto fail;
+	} else {
+		gnutls_certificate_set_retrieve_function3(ctx->cred, retrieve_cert);
 	}
-	gnutls_certificate_set_retrieve_function3(ctx->cred, retrieve_cert);
 	if (priority == NULL)
 		priority = server ? SB_TLS_SERVER_PRIORITY : SB_TLS_DEFAULT_PRIORITY;
 	ret = gnutls_priority_init2(&ctx->prio, priority, &errpos, 0);
@@ -360,10 +368,10 @@ fail:
 	return NULL;
 }
 
-struct sb_tls_ctx *
-sb_tls_ctx_server(const char *priority, char *err, size_t errlen)
+/* What a server context needs beyond ctx_new(); NULL (ctx released) on failure. */
+static struct sb_tls_ctx *
+server_init(struct sb_tls_ctx *ctx, char *err, size_t errlen)
 {
-	struct sb_tls_ctx *ctx = ctx_new(1, priority, err, errlen);
 	int ret;
 
 	if (ctx == NULL)
@@ -374,15 +382,30 @@ sb_tls_ctx_server(const char *priority, char *err, size_t errlen)
 		sb_tls_ctx_unref(ctx);
 		return NULL;
 	}
-	/* For DHE-RSA with TLS 1.2 clients that lack RFC 7919 groups. */
+	/* For DHE-RSA with TLS 1.2 clients that lack RFC 7919 groups (harmless when shared). */
 	gnutls_certificate_set_known_dh_params(ctx->cred, GNUTLS_SEC_PARAM_HIGH);
 	return ctx;
 }
 
 struct sb_tls_ctx *
+sb_tls_ctx_server(const char *priority, char *err, size_t errlen)
+{
+	return server_init(ctx_new(1, priority, NULL, err, errlen), err, errlen);
+}
+
+struct sb_tls_ctx *
+sb_tls_ctx_sharing_trust(struct sb_tls_ctx *from, int server, const char *priority,
+    char *err, size_t errlen)
+{
+	struct sb_tls_ctx *ctx = ctx_new(server, priority, from, err, errlen);
+
+	return server ? server_init(ctx, err, errlen) : ctx;
+}
+
+struct sb_tls_ctx *
 sb_tls_ctx_client(const char *priority, const char *cafile, char *err, size_t errlen)
 {
-	struct sb_tls_ctx *ctx = ctx_new(0, priority, err, errlen);
+	struct sb_tls_ctx *ctx = ctx_new(0, priority, NULL, err, errlen);
 
 	if (ctx == NULL)
 		return NULL;
@@ -398,6 +421,10 @@ sb_tls_ctx_set_trust(struct sb_tls_ctx *ctx, const char *cafile, char *err, size
 {
 	int ret;
 
+	if (ctx->cred_from != NULL) {
+		seterr(err, errlen, "trust: this context shares another's");
+		return -1;
+	}
 	if (cafile != NULL)
 		ret = gnutls_certificate_set_x509_trust_file(ctx->cred, cafile,
 		    GNUTLS_X509_FMT_PEM);
@@ -471,7 +498,9 @@ sb_tls_ctx_unref(struct sb_tls_ctx *ctx)
 	for (unsigned i = 0; i < ctx->ncerts; i++)
 		cert_free(ctx->certs[i]);
 	free(ctx->certs);
-	if (ctx->cred != NULL)
+	if (ctx->cred_from != NULL)
+		sb_tls_ctx_unref(ctx->cred_from);
+	else if (ctx->cred != NULL)
 		gnutls_certificate_free_credentials(ctx->cred);
 	if (ctx->prio != NULL)
 		gnutls_priority_deinit(ctx->prio);

@@ -177,6 +177,16 @@ int	 sb_tls_make_selfsigned(const char *domain, const char *certfile,
  */
 int	 sb_tls_ctx_set_trust(struct sb_tls_ctx *ctx, const char *cafile,
 	     char *err, size_t errlen);
+/*
+ * A new context, server (1) or client (0), that uses from's trust, and
+ * the gnutls credentials holding it, instead of loading its own: the
+ * system store costs about 4 MB a copy, and s2s makes two server contexts
+ * and two client contexts per local domain. Everything else is its own
+ * (certificates, ALPN, policy, ticket key). from stays alive as long as
+ * the new context; sb_tls_ctx_set_trust() refuses a sharing context.
+ */
+struct sb_tls_ctx *sb_tls_ctx_sharing_trust(struct sb_tls_ctx *from, int server,
+		    const char *priority, char *err, size_t errlen);
 /* Server: ask clients for a certificate (optional for them). Default off. */
 void	 sb_tls_ctx_request_client_cert(struct sb_tls_ctx *ctx, int on);
 /*

@@ -23,12 +23,15 @@ with_alpn(struct sb_tls_ctx *ctx, const char *alpn, char *err, size_t errlen)
 }
 
 struct sb_tls_ctx *
-s2s_server_context(const struct s2s_conf *conf, const char *alpn, char *err, size_t errlen)
+s2s_server_context(const struct s2s_conf *conf, const char *alpn, struct sb_tls_ctx *trust,
+    char *err, size_t errlen)
 {
 	struct sb_tls_ctx *ctx;
 	char why[512];
 
-	if ((ctx = sb_tls_ctx_server(conf->tls_priority, why, sizeof(why))) == NULL) {
+	ctx = trust != NULL ? sb_tls_ctx_sharing_trust(trust, 1, conf->tls_priority, why,
+	    sizeof(why)) : sb_tls_ctx_server(conf->tls_priority, why, sizeof(why));
+	if (ctx == NULL) {
 		snprintf(err, errlen, "TLS: %s", why);
 		return NULL;
 	}
@@ -39,7 +42,7 @@ s2s_server_context(const struct s2s_conf *conf, const char *alpn, char *err, siz
 			goto fail;
 		}
 	/* Peers authenticate with their certificates (SASL EXTERNAL). */
-	if (sb_tls_ctx_set_trust(ctx, conf->ca_file, why, sizeof(why)) == -1) {
+	if (trust == NULL && sb_tls_ctx_set_trust(ctx, conf->ca_file, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "TLS trust: %s", why);
 		goto fail;
 	}
@@ -53,13 +56,14 @@ fail:
 /* The outgoing side for one local domain (d NULL: no certificate of our own). */
 static struct sb_tls_ctx *
 client_context(const struct s2s_conf *conf, const struct s2s_domain *d, const char *alpn,
-    char *err, size_t errlen)
+    struct sb_tls_ctx *trust, char *err, size_t errlen)
 {
 	struct sb_tls_ctx *ctx;
 	char why[512];
 
-	if ((ctx = sb_tls_ctx_client(conf->tls_priority, conf->ca_file, why,
-	    sizeof(why))) == NULL) {
+	ctx = trust != NULL ? sb_tls_ctx_sharing_trust(trust, 0, conf->tls_priority, why,
+	    sizeof(why)) : sb_tls_ctx_client(conf->tls_priority, conf->ca_file, why, sizeof(why));
+	if (ctx == NULL) {
 		snprintf(err, errlen, "TLS: %s", why);
 		return NULL;
 	}
@@ -72,7 +76,8 @@ client_context(const struct s2s_conf *conf, const struct s2s_domain *d, const ch
 }
 
 struct s2s_local_tls *
-s2s_local_tls_new(const struct s2s_conf *conf, char *err, size_t errlen)
+s2s_local_tls_new(const struct s2s_conf *conf, struct sb_tls_ctx *trust, char *err,
+    size_t errlen)
 {
 	size_t n = conf->ndomains + 1;
 	struct s2s_local_tls *local = xcalloc(n, sizeof(*local));
@@ -81,8 +86,9 @@ s2s_local_tls_new(const struct s2s_conf *conf, char *err, size_t errlen)
 		const struct s2s_domain *d = i < conf->ndomains ? &conf->domains[i] : NULL;
 
 		local[i].domain = d;
-		if ((local[i].starttls = client_context(conf, d, NULL, err, errlen)) == NULL ||
-		    (local[i].direct = client_context(conf, d, "xmpp-server", err,
+		if ((local[i].starttls = client_context(conf, d, NULL, trust, err,
+		    errlen)) == NULL ||
+		    (local[i].direct = client_context(conf, d, "xmpp-server", trust, err,
 		    errlen)) == NULL) {
 			s2s_local_tls_free(local, n);
 			return NULL;

@@ -35,10 +35,12 @@ tls_contexts(struct s2s *s2s)
 	const struct s2s_conf *conf = s2s->conf;
 	char err[1024];
 
-	if ((s2s->tls_server = s2s_server_context(conf, NULL, err, sizeof(err))) == NULL ||
-	    (s2s->tls_direct = s2s_server_context(conf, "xmpp-server", err,
+	/* The first loads the trust, the others share it. */
+	if ((s2s->tls_server = s2s_server_context(conf, NULL, NULL, err, sizeof(err))) == NULL ||
+	    (s2s->tls_direct = s2s_server_context(conf, "xmpp-server", s2s->tls_server, err,
 	    sizeof(err))) == NULL ||
-	    (s2s->local_tls = s2s_local_tls_new(conf, err, sizeof(err))) == NULL)
+	    (s2s->local_tls = s2s_local_tls_new(conf, s2s->tls_server, err,
+	    sizeof(err))) == NULL)
 		fatal("%s", err);
 }
 

@@ -121,9 +121,11 @@ made_make(struct s2s *s2s, const struct s2s_conf *conf, struct s2s_made *m, char
     size_t errlen)
 {
 	*m = (struct s2s_made){ .nlocal = conf->ndomains + 1 };
-	if ((m->server = s2s_server_context(conf, NULL, err, errlen)) == NULL ||
-	    (m->direct = s2s_server_context(conf, "xmpp-server", err, errlen)) == NULL ||
-	    (m->local = s2s_local_tls_new(conf, err, errlen)) == NULL ||
+	/* The trust is loaded again, once, and shared as at start-up. */
+	if ((m->server = s2s_server_context(conf, NULL, NULL, err, errlen)) == NULL ||
+	    (m->direct = s2s_server_context(conf, "xmpp-server", m->server, err,
+	    errlen)) == NULL ||
+	    (m->local = s2s_local_tls_new(conf, m->server, err, errlen)) == NULL ||
 	    make_resolver(s2s, conf, m, err, errlen) == -1) {
 		made_free(m);
 		return -1;

@@ -181,16 +181,19 @@ struct s2s {
 /*
  * The incoming side: every domain's certificate (SNI chooses), trust and
  * a client certificate requested for SASL EXTERNAL, alpn required when
- * offered (NULL: none); or NULL and err says why.
+ * offered (NULL: none); or NULL and err says why. trust NULL loads the
+ * trust (<ca-file>, or the system store); else trust's is shared (loaded
+ * once for all of an s2s's contexts: the system store is about 4 MB).
  */
 struct sb_tls_ctx *s2s_server_context(const struct s2s_conf *conf, const char *alpn,
-	     char *err, size_t errlen);
+	     struct sb_tls_ctx *trust, char *err, size_t errlen);
 /*
  * The outgoing side, as s2s->local_tls: a STARTTLS and a direct TLS client
  * context per domain presenting its certificate, then a pair without one
- * (ndomains + 1 in all); or NULL and err says why.
+ * (ndomains + 1 in all), sharing trust's trust; or NULL and err says why.
  */
-struct s2s_local_tls *s2s_local_tls_new(const struct s2s_conf *conf, char *err, size_t errlen);
+struct s2s_local_tls *s2s_local_tls_new(const struct s2s_conf *conf, struct sb_tls_ctx *trust,
+	     char *err, size_t errlen);
 /* local may be NULL. */
 void	 s2s_local_tls_free(struct s2s_local_tls *local, size_t n);
 

@@ -439,6 +439,41 @@ test_verify(struct sb_tls_ctx *sctx)
 	sb_tls_ctx_unref(other);
 }
 
+/*
+ * s2s style, trust loaded once: a server context loads it, a second server
+ * context and a client context share it, and the first is released before
+ * they are used.
+ */
+static void
+test_shared_trust(void)
+{
+	struct sb_tls_ctx *owner = sb_tls_ctx_server(NULL, err, sizeof err);
+	struct sb_tls_ctx *sctx, *cctx;
+	struct pair p;
+
+	ok(sb_tls_ctx_set_trust(owner, path("ca.pem"), err, sizeof err) == 0, "owner's trust");
+	sctx = sb_tls_ctx_sharing_trust(owner, 1, NULL, err, sizeof err);
+	cctx = sb_tls_ctx_sharing_trust(owner, 0, NULL, err, sizeof err);
+	ok(sctx != NULL && cctx != NULL, "two contexts share it");
+	ok(sb_tls_ctx_set_trust(cctx, path("ca.pem"), err, sizeof err) == -1,
+	    "a sharing context cannot load trust of its own: %s", err);
+	sb_tls_ctx_unref(owner);
+	sb_tls_ctx_add_cert(sctx, path("a.crt"), path("a.key"), err, sizeof err);
+	sb_tls_ctx_request_client_cert(sctx, 1);
+	sb_tls_ctx_add_cert(cctx, path("b.crt"), path("b.key"), err, sizeof err);
+	sb_tls_ctx_set_verify(cctx, 1);
+	ok(connect_pair(&p, cctx, sctx, "a.example") == 0,
+	    "the client verifies the server with the shared trust, the owner released");
+	err[0] = '\0';
+	ok(sb_tls_peer_verify(p.s, "b.example", err, sizeof err) == 0,
+	    "the server verifies the client's certificate with it %s", err);
+	ok(sb_tls_server_name(p.s) != NULL && strcmp(sb_tls_server_name(p.s), "a.example") == 0,
+	    "each context keeps its own certificates (SNI a.example)");
+	close_pair(&p);
+	sb_tls_ctx_unref(sctx);
+	sb_tls_ctx_unref(cctx);
+}
+
 /* s2s style: the server asks, the client shows its first certificate. */
 static void
 test_client_cert(void)
@@ -1044,6 +1079,7 @@ main(void)
 	test_alpn(sctx);
 	test_verify(sctx);
 	test_client_cert();
+	test_shared_trust();
 	test_resume(cctx, sctx, "TLS 1.3");
 	c12 = sb_tls_ctx_client(TLS12, path("ca.pem"), err, sizeof err);
 	test_resume(c12, sctx, "TLS 1.2");
