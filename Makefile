@@ -87,8 +87,11 @@ UNIT_BIN  := $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/%.t)
 
 BENCH_SRC := $(sort $(wildcard tools/bench/*.c))
 # A generator too big for one file is a directory: tools/bench/NAME/*.c.
-BENCH_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard tools/bench/*/*.c))))
+# tools/bench/common/ is what the generators share, linked into each.
+BENCH_DIRS := $(filter-out tools/bench/common,$(patsubst %/,%,$(sort $(dir $(wildcard tools/bench/*/*.c)))))
 BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(BUILD)/bench/%) $(BENCH_DIRS:tools/bench/%=$(BUILD)/bench/%)
+BENCH_COMMON_SRC := $(sort $(wildcard tools/bench/common/*.c))
+BENCH_A   := $(BUILD)/libbench.a
 
 # sbctl, the admin command: tools/sbctl/*.c.
 SBCTL_SRC := $(sort $(wildcard tools/sbctl/*.c))
@@ -128,12 +131,16 @@ $(BUILD)/t/%.t: $(BUILD)/t/unit/%.o $(STORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: $(BUILD)/tools/bench/%.o $(STORE_A) $(LIB_A)
+$(BENCH_A): $(BENCH_COMMON_SRC:%.c=$(BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bench/%: $(BUILD)/tools/bench/%.o $(BENCH_A) $(STORE_A) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 define BENCH_DIR_RULE
-$(BUILD)/bench/$(notdir $(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(STORE_A) $(LIB_A)
+$(BUILD)/bench/$(notdir $(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(BENCH_A) $(STORE_A) $(LIB_A)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(SAN_LDFLAGS) -o $$@ $$^ $$(LDLIBS_ALL)
 endef
@@ -161,7 +168,7 @@ $(foreach d,$(PROC_ALL),$(eval $(call PROC_TEST_RULE,$(d))))
 
 -include $(SBCTL_SRC:%.c=$(BUILD)/%.d) $(LIB_OBJ:.o=.d) \
 	$(patsubst %.c,$(BUILD)/%.d,$(foreach d,$(PROC_ALL),$(wildcard $(d)/*.c))) $(STORE_OBJ:.o=.d) $(UNIT_SRC:t/unit/%.c=$(BUILD)/t/unit/%.d) \
-	$(patsubst %.c,$(BUILD)/%.d,$(BENCH_SRC) $(foreach d,$(BENCH_DIRS),$(wildcard $(d)/*.c)))
+	$(patsubst %.c,$(BUILD)/%.d,$(BENCH_SRC) $(BENCH_COMMON_SRC) $(foreach d,$(BENCH_DIRS),$(wildcard $(d)/*.c)))
 
 # --- tests ---
 # C unit tests are binaries in $(BUILD)/t; protocol tests are scripts t/*.t.

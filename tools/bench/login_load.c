@@ -49,7 +49,6 @@
 
 #include <uv.h>
 
-#include "base64.h"
 #include "buf.h"
 #include "complink.h"
 #include "conn.h"
@@ -60,6 +59,9 @@
 #include "tls.h"
 #include "xmalloc.h"
 #include "xml.h"
+
+#include "common/login.h"
+#include "common/procstat.h"
 
 #define PASSWORD	"bench"
 #define IO_TIMEOUT_MS	10000	/* a step that takes longer is a failure */
@@ -150,8 +152,7 @@ struct slot {
 	struct sb_xml_stream	*xs;
 	struct account		*acct;
 	double			 t0, t_bound;
-	struct sb_buf		 auth_msg;	/* SCRAM AuthMessage, built step by step */
-	char			 nonce[SB_SCRAM_NONCE_LEN + 1];
+	struct bench_scram	 scram;
 };
 
 typedef int step_fn(struct slot *s, struct sb_xml_node *el);
@@ -247,27 +248,17 @@ count_login(struct bench *b, double ms)
 	b->lat[b->nlat++] = ms;
 }
 
-/* utime + stime of a process, in seconds. */
+/* utime + stime of a process, in seconds (0 for no process: -x has no router). */
 static double
 cpu_of(long pid)
 {
-	char path[64], line[1024], *p;
-	unsigned long ut, st;
-	FILE *f;
+	double cpu;
 
 	if (pid == 0)
-		return 0;	/* -x: no router */
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		die("cannot read %s", path);
-	if (fgets(line, sizeof(line), f) == NULL)
-		die("cannot read %s", path);
-	fclose(f);
-	/* Fields after the command name, which may hold spaces: utime is the 14th. */
-	p = strrchr(line, ')') + 2;
-	if (sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		die("cannot parse %s", path);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+		return 0;
+	if ((cpu = bench_cpu_of(pid)) < 0)
+		die("process %ld is gone", pid);
+	return cpu;
 }
 
 static double
@@ -278,43 +269,6 @@ cpu_self(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/*
- * CPU seconds the whole machine was busy (every core, idle and iowait left
- * out), from /proc/stat: what is not ours is other processes and the
- * kernel's interrupt work, which tells whether the figures were disturbed.
- */
-static double
-cpu_machine(void)
-{
-	unsigned long long v[8] = { 0 };
-	FILE *f = fopen("/proc/stat", "r");
-
-	if (f == NULL || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-	    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
-		die("cannot read /proc/stat");
-	fclose(f);
-	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
-	    (double)sysconf(_SC_CLK_TCK);
-}
-
-/* VmRSS of a process in KiB, -1 when unknown. */
-static long
-rss_of(long pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
 }
 
 /* --- the protocol steps --- */
@@ -328,40 +282,7 @@ send_str(struct slot *s, const char *str)
 static void
 send_header(struct slot *s)
 {
-	char hdr[512];
-
-	snprintf(hdr, sizeof(hdr), "<?xml version='1.0'?><stream:stream xmlns='" SB_NS_CLIENT
-	    "' xmlns:stream='" SB_NS_STREAMS "' to='%s' version='1.0'>", s->b->domain);
-	send_str(s, hdr);
-}
-
-/* <name xmlns='ns'>base64(data)</name> */
-static void
-send_sasl(struct slot *s, const char *name, const char *mech, const char *data, size_t len)
-{
-	struct sb_buf out = SB_BUF_INIT;
-
-	sb_buf_printf(&out, "<%s xmlns='" SB_NS_XMPP_SASL "'", name);
-	if (mech != NULL)
-		sb_buf_printf(&out, " mechanism='%s'", mech);
-	sb_buf_append_char(&out, '>');
-	sb_base64_encode_buf(&out, data, len);
-	sb_buf_printf(&out, "</%s>", name);
-	sb_conn_write(s->conn, sb_buf_data(&out), sb_buf_len(&out));
-	sb_buf_free(&out);
-}
-
-/* The element's text, base64-decoded into out (NUL-ended). -1 when it is not base64. */
-static int
-decode_text(struct slot *s, const struct sb_xml_node *el, char *out, size_t cap)
-{
-	size_t len, n;
-	const char *t = sb_xml_text(&s->b->scratch, el, &len);
-
-	if (sb_base64_decode(t, len, out, cap - 1, &n) == -1)
-		return -1;
-	out[n] = '\0';
-	return 0;
+	bench_send_header(s->conn, s->b->domain);
 }
 
 static int
@@ -385,25 +306,10 @@ on_proceed(struct slot *s, struct sb_xml_node *el)
 static int
 on_features_sasl(struct slot *s, struct sb_xml_node *el)
 {
-	const char *mech = sb_scram_mech_name(s->b->hash, 0);
-	struct sb_xml_node *m = sb_xml_child(el, SB_NS_XMPP_SASL, "mechanisms"), *c;
-	char first[128];
-	int n;
-
-	if (m == NULL)
+	s->scram.hash = s->b->hash;
+	if (bench_scram_first(&s->scram, s->conn, &s->b->scratch, el, s->acct->name) == -1)
 		return -1;
-	SB_XML_FOREACH_CHILD(c, m) {
-		if (strcmp(sb_xml_text(&s->b->scratch, c, NULL), mech) != 0)
-			continue;
-		sb_scram_nonce(s->nonce, sizeof(s->nonce));
-		/* gs2 header "n,,": no channel binding, no authzid. */
-		n = snprintf(first, sizeof(first), "n,,n=%s,r=%s", s->acct->name, s->nonce);
-		sb_buf_clear(&s->auth_msg);
-		sb_buf_append(&s->auth_msg, first + 3, (size_t)n - 3);
-		send_sasl(s, "auth", mech, first, (size_t)n);
-		return ST_CHALLENGE;
-	}
-	return -1;
+	return ST_CHALLENGE;
 }
 
 /* SaltedPassword from the cache; PBKDF2 only for an account seen for the first time. */
@@ -428,35 +334,17 @@ salted_password(struct bench *b, struct account *a, const unsigned char *salt,
 static int
 on_challenge(struct slot *s, struct sb_xml_node *el)
 {
-	enum sb_scram_hash h = s->b->hash;
-	char sf[512], final[512], b64[2 * SB_SCRAM_MAX_HASH];
-	const char *r, *salt_b64, *it;
-	unsigned char salt[SB_SCRAM_SALT_MAX], proof[SB_SCRAM_MAX_HASH];
+	char sf[512];
+	unsigned char salt[SB_SCRAM_SALT_MAX];
 	const unsigned char *salted;
-	size_t salt_len, rlen;
-	int n;
+	size_t salt_len;
+	unsigned iterations;
 
-	if (decode_text(s, el, sf, sizeof(sf)) == -1 || strncmp(sf, "r=", 2) != 0 ||
-	    strncmp(sf + 2, s->nonce, strlen(s->nonce)) != 0 ||
-	    (salt_b64 = strstr(sf, ",s=")) == NULL || (it = strstr(sf, ",i=")) == NULL)
+	if (bench_scram_challenge(&s->scram, &s->b->scratch, el, sf, sizeof(sf), salt,
+	    sizeof(salt), &salt_len, &iterations) == -1 ||
+	    (salted = salted_password(s->b, s->acct, salt, salt_len, iterations)) == NULL)
 		return -1;
-	r = sf + 2;
-	rlen = strcspn(r, ",");
-	salt_b64 += 3;
-	if (sb_base64_decode(salt_b64, strcspn(salt_b64, ","), salt, sizeof(salt),
-	    &salt_len) == -1)
-		return -1;
-	if ((salted = salted_password(s->b, s->acct, salt, salt_len,
-	    (unsigned)atoi(it + 3))) == NULL)
-		return -1;
-	/* AuthMessage = client-first-bare "," server-first "," client-final-without-proof */
-	n = snprintf(final, sizeof(final), "c=biws,r=%.*s", (int)rlen, r);
-	sb_buf_printf(&s->auth_msg, ",%s,%s", sf, final);
-	sb_scram_client_proof(h, salted, sb_buf_data(&s->auth_msg), sb_buf_len(&s->auth_msg),
-	    proof);
-	sb_base64_encode(proof, sb_scram_hash_len(h), b64);
-	n += snprintf(final + n, sizeof(final) - (size_t)n, ",p=%s", b64);
-	send_sasl(s, "response", NULL, final, (size_t)n);
+	bench_scram_final(&s->scram, s->conn, sf, salted);
 	return ST_SUCCESS;
 }
 
@@ -464,14 +352,7 @@ on_challenge(struct slot *s, struct sb_xml_node *el)
 static int
 on_success(struct slot *s, struct sb_xml_node *el)
 {
-	char sfinal[256];
-	unsigned char sig[SB_SCRAM_MAX_HASH];
-	size_t len;
-
-	if (decode_text(s, el, sfinal, sizeof(sfinal)) == -1 || strncmp(sfinal, "v=", 2) != 0 ||
-	    sb_base64_decode(sfinal + 2, strlen(sfinal + 2), sig, sizeof(sig), &len) == -1 ||
-	    sb_scram_check_server_signature(s->b->hash, s->acct->salted,
-	    sb_buf_data(&s->auth_msg), sb_buf_len(&s->auth_msg), sig, len) != 0)
+	if (bench_scram_success(&s->scram, &s->b->scratch, el, s->acct->salted) == -1)
 		return -1;
 	sb_xml_stream_restart(s->xs);
 	send_header(s);
@@ -839,7 +720,7 @@ report(struct bench *b)
 	    b->cpu_self / l * 1e3, b->cpu_self / wall * 100);
 	printf("  sm1 sessions started     %9ld  (whole run, warm-up included)\n",
 	    b->sessions_started);
-	printf("  c2s RSS at the end       %9ld KiB\n", rss_of(b->c2s_pid));
+	printf("  c2s RSS at the end       %9ld KiB\n", bench_status_kb(b->c2s_pid, "VmRSS"));
 	printf("  PBKDF2 runs              %9ld  (all in the warm-up: SaltedPassword cached)\n",
 	    b->pbkdf2);
 	printf("  machine busy             %9.0f %%   of %ld cores; not ours: %.0f %% of one core\n",
@@ -876,7 +757,7 @@ tick(struct sb_timer *t, void *arg)
 		b->cpu_c2s = cpu_of(b->c2s_pid);
 		b->cpu_router = cpu_of(b->router_pid);
 		b->cpu_self = cpu_self();
-		b->cpu_all = cpu_machine();
+		b->cpu_all = bench_cpu_machine();
 		b->pbkdf2 = 0;
 	} else if (b->phase == MEASURE && n - b->t_measure >= b->seconds) {
 		/* Snapshot first: the drain's logins are not counted. */
@@ -884,7 +765,7 @@ tick(struct sb_timer *t, void *arg)
 		b->cpu_c2s = cpu_of(b->c2s_pid) - b->cpu_c2s;
 		b->cpu_router = cpu_of(b->router_pid) - b->cpu_router;
 		b->cpu_self = cpu_self() - b->cpu_self;
-		b->cpu_all = cpu_machine() - b->cpu_all;
+		b->cpu_all = bench_cpu_machine() - b->cpu_all;
 		b->phase = DRAIN;
 		report(b);
 	} else if (b->phase == DRAIN && (b->busy == 0 || n - b->t_end > 15)) {
@@ -962,7 +843,7 @@ static void
 cleanup(struct bench *b)
 {
 	for (int i = 0; i < b->nslots; i++)
-		sb_buf_free(&b->slots[i].auth_msg);
+		sb_buf_free(&b->slots[i].scram.auth_msg);
 	free(b->slots);
 	free(b->accounts);
 	free(b->lat);

@@ -26,6 +26,8 @@
 
 #include <gnutls/crypto.h>
 
+#include "common/procstat.h"
+
 #define STANZA_BODY	"Wherefore art thou, Romeo? Deny thy father and refuse thy name; " \
 	"or I will no longer be a Capulet."
 #define USERS		1000
@@ -147,23 +149,15 @@ receiver(void *arg)
 	return NULL;
 }
 
-/* utime + stime of a process, in seconds. */
+/* utime + stime of the router, in seconds. */
 static double
 cpu_of(long pid)
 {
-	char path[64], line[1024], *p;
-	unsigned long ut, st;
-	FILE *f;
+	double cpu = bench_cpu_of(pid);
 
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((f = fopen(path, "r")) == NULL || fgets(line, sizeof(line), f) == NULL)
+	if (cpu < 0)
 		die("reading the router's /proc stat");
-	fclose(f);
-	/* Fields after the command name, which may hold spaces: utime is the 14th. */
-	p = strrchr(line, ')') + 2;
-	if (sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		die("parsing the router's /proc stat");
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return cpu;
 }
 
 int

@@ -26,7 +26,6 @@
 
 #include <uv.h>
 
-#include "base64.h"
 #include "buf.h"
 #include "conn.h"
 #include "log.h"

@@ -6,6 +6,8 @@
  */
 #include "msg_load.h"
 
+#include "../common/procstat.h"
+
 /* --- the parent: processes, time, the report --- */
 
 struct proc {
@@ -17,65 +19,6 @@ struct proc {
 	long		 rss_empty;		/* before the first login */
 	long		 win0, win_max;		/* the window's start, its maximum */
 };
-
-/* utime + stime of a process, in seconds; -1 when it is gone. */
-static double
-cpu_of(long pid)
-{
-	char path[64], line[1024], *p;
-	unsigned long ut, st;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	if (fgets(line, sizeof(line), f) == NULL) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	/* Fields after the command name, which may hold spaces: utime is the 14th. */
-	p = strrchr(line, ')') + 2;
-	if (sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		die("cannot parse %s", path);
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* CPU seconds the whole machine was busy (every core, idle and iowait left out). */
-static double
-cpu_machine(void)
-{
-	unsigned long long v[8] = { 0 };
-	FILE *f = fopen("/proc/stat", "r");
-
-	if (f == NULL || fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-	    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8)
-		die("cannot read /proc/stat");
-	fclose(f);
-	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
-	    (double)sysconf(_SC_CLK_TCK);
-}
-
-/* A field of /proc/PID/status in KiB (VmRSS, VmHWM), -1 when unknown. */
-static long
-status_kb(long pid, const char *field)
-{
-	char path[64], line[256];
-	size_t fl = strlen(field);
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
-			kb = atol(line + fl + 1);
-			break;
-		}
-	fclose(f);
-	return kb;
-}
 
 static void
 sleep_s(double s)
@@ -282,7 +225,7 @@ snapshot(struct run *x, int end)
 
 	for (int i = 0; i < o->nprocs; i++) {
 		struct proc *p = &x->srv[i];
-		double cpu = cpu_of(p->pid);
+		double cpu = bench_cpu_of(p->pid);
 
 		if (cpu < 0 && !x->gone) {
 			fprintf(stderr, "msg_load: %s (process %ld) is gone\n", o->proc_name[i],
@@ -291,22 +234,22 @@ snapshot(struct run *x, int end)
 		}
 		if (end) {
 			p->cpu1 = cpu;
-			p->rss1 = status_kb(p->pid, "VmRSS");
-			p->hwm = status_kb(p->pid, "VmHWM");
+			p->rss1 = bench_status_kb(p->pid, "VmRSS");
+			p->hwm = bench_status_kb(p->pid, "VmHWM");
 		} else {
 			p->cpu0 = cpu;
 		}
 	}
 	for (int i = 0; i < o->jobs; i++) {
 		if (end)
-			x->workers[i].cpu1 = cpu_of(x->workers[i].pid);
+			x->workers[i].cpu1 = bench_cpu_of(x->workers[i].pid);
 		else
-			x->workers[i].cpu0 = cpu_of(x->workers[i].pid);
+			x->workers[i].cpu0 = bench_cpu_of(x->workers[i].pid);
 	}
 	if (end)
-		x->machine = cpu_machine() - x->machine;
+		x->machine = bench_cpu_machine() - x->machine;
 	else
-		x->machine = cpu_machine();
+		x->machine = bench_cpu_machine();
 }
 
 static void
@@ -427,7 +370,7 @@ sample_rss(struct run *x)
 	long sum = 0, kb;
 
 	for (int i = 0; i < x->o->nprocs; i++) {
-		if ((kb = status_kb(x->srv[i].pid, "VmRSS")) < 0) {
+		if ((kb = bench_status_kb(x->srv[i].pid, "VmRSS")) < 0) {
 			if (!x->gone)
 				fprintf(stderr, "msg_load: %s (process %ld) is gone\n",
 				    x->o->proc_name[i], x->srv[i].pid);
@@ -457,7 +400,7 @@ gen_rss(const struct run *x)
 	long sum = 0, kb;
 
 	for (int i = 0; i < x->o->jobs; i++)
-		if ((kb = status_kb(x->workers[i].pid, "VmRSS")) > 0)
+		if ((kb = bench_status_kb(x->workers[i].pid, "VmRSS")) > 0)
 			sum += kb;
 	return sum;
 }
@@ -678,13 +621,13 @@ run(const struct options *o)
 
 	for (int i = 0; i < o->nprocs; i++) {
 		x.srv[i].pid = o->proc_pid[i];
-		if (cpu_of(o->proc_pid[i]) < 0)		/* fail now, not after the logins */
+		if (bench_cpu_of(o->proc_pid[i]) < 0)		/* fail now, not after the logins */
 			die("%s: no process %ld", o->proc_name[i], o->proc_pid[i]);
 	}
 	if (o->idle)
 		return run_idle(&x);
 	for (int i = 0; i < o->nprocs; i++)
-		x.srv[i].rss_empty = status_kb(x.srv[i].pid, "VmRSS");
+		x.srv[i].rss_empty = bench_status_kb(x.srv[i].pid, "VmRSS");
 	x.t_start = now();
 	start_workers(&x);
 	/* Logins: PBKDF2 per account on the client side, about 1 ms each. */
@@ -694,7 +637,7 @@ run(const struct options *o)
 	}
 	x.t_ready = now();
 	for (int i = 0; i < o->nprocs; i++)
-		x.srv[i].rss0 = status_kb(x.srv[i].pid, "VmRSS");
+		x.srv[i].rss0 = bench_status_kb(x.srv[i].pid, "VmRSS");
 	if (o->interval > 0)
 		printf("msg_load: %d clients logged in in %.1f s; %.0f s of warm-up\n", o->users,
 		    x.t_ready - x.t_start, o->warmup);
@@ -844,7 +787,7 @@ run_idle(struct run *x)
 	int status = 0;
 
 	for (int i = 0; i < o->nprocs; i++)
-		if ((x->srv[i].rss_empty = status_kb(x->srv[i].pid, "VmRSS")) < 0)
+		if ((x->srv[i].rss_empty = bench_status_kb(x->srv[i].pid, "VmRSS")) < 0)
 			die("%s: cannot read the VmRSS of process %ld", o->proc_name[i],
 			    x->srv[i].pid);
 	x->t_start = now();
@@ -856,7 +799,7 @@ run_idle(struct run *x)
 	x->t_ready = now();
 	sleep_s(o->warmup);
 	for (int i = 0; i < o->nprocs; i++)
-		x->srv[i].rss0 = status_kb(x->srv[i].pid, "VmRSS");
+		x->srv[i].rss0 = bench_status_kb(x->srv[i].pid, "VmRSS");
 	snapshot(x, 0);
 	x->t_measure = now();
 	t_stop = x->t_measure + o->seconds;

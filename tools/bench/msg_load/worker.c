@@ -6,6 +6,8 @@
  */
 #include "msg_load.h"
 
+#include "../common/login.h"
+
 /* --- one worker: clients and pairs --- */
 
 enum step {
@@ -44,8 +46,7 @@ struct client {
 	enum step		 step;
 	struct sb_conn		*conn;
 	struct sb_xml_stream	*xs;
-	struct sb_buf		 auth_msg;	/* SCRAM AuthMessage, built step by step */
-	char			 nonce[SB_SCRAM_NONCE_LEN + 1];
+	struct bench_scram	 scram;
 	unsigned char		 salted[SB_SCRAM_MAX_HASH];
 };
 
@@ -130,40 +131,7 @@ send_str(struct client *c, const char *str)
 static void
 send_header(struct client *c)
 {
-	char hdr[512];
-
-	snprintf(hdr, sizeof(hdr), "<?xml version='1.0'?><stream:stream xmlns='" SB_NS_CLIENT
-	    "' xmlns:stream='" SB_NS_STREAMS "' to='%s' version='1.0'>", client_domain(c));
-	send_str(c, hdr);
-}
-
-/* <name xmlns='ns'>base64(data)</name> */
-static void
-send_sasl(struct client *c, const char *name, const char *mech, const char *data, size_t len)
-{
-	struct sb_buf out = SB_BUF_INIT;
-
-	sb_buf_printf(&out, "<%s xmlns='" SB_NS_XMPP_SASL "'", name);
-	if (mech != NULL)
-		sb_buf_printf(&out, " mechanism='%s'", mech);
-	sb_buf_append_char(&out, '>');
-	sb_base64_encode_buf(&out, data, len);
-	sb_buf_printf(&out, "</%s>", name);
-	sb_conn_write(c->conn, sb_buf_data(&out), sb_buf_len(&out));
-	sb_buf_free(&out);
-}
-
-/* The element's text, base64-decoded into out (NUL-ended). -1 when it is not base64. */
-static int
-decode_text(struct client *c, const struct sb_xml_node *el, char *out, size_t cap)
-{
-	size_t len, n;
-	const char *t = sb_xml_text(&c->w->scratch, el, &len);
-
-	if (sb_base64_decode(t, len, out, cap - 1, &n) == -1)
-		return -1;
-	out[n] = '\0';
-	return 0;
+	bench_send_header(c->conn, client_domain(c));
 }
 
 static int
@@ -187,57 +155,30 @@ on_proceed(struct client *c, struct sb_xml_node *el)
 static int
 on_features_sasl(struct client *c, struct sb_xml_node *el)
 {
-	const char *mech = sb_scram_mech_name(c->w->o->hash, 0);
-	struct sb_xml_node *m = sb_xml_child(el, SB_NS_XMPP_SASL, "mechanisms"), *x;
-	char first[128];
-	int n;
+	char user[32];
 
-	if (m == NULL)
+	snprintf(user, sizeof(user), "bench%d", c->account);
+	c->scram.hash = c->w->o->hash;
+	if (bench_scram_first(&c->scram, c->conn, &c->w->scratch, el, user) == -1)
 		return -1;
-	SB_XML_FOREACH_CHILD(x, m) {
-		if (strcmp(sb_xml_text(&c->w->scratch, x, NULL), mech) != 0)
-			continue;
-		sb_scram_nonce(c->nonce, sizeof(c->nonce));
-		/* gs2 header "n,,": no channel binding, no authzid. */
-		n = snprintf(first, sizeof(first), "n,,n=bench%d,r=%s", c->account, c->nonce);
-		sb_buf_clear(&c->auth_msg);
-		sb_buf_append(&c->auth_msg, first + 3, (size_t)n - 3);
-		send_sasl(c, "auth", mech, first, (size_t)n);
-		return ST_CHALLENGE;
-	}
-	return -1;
+	return ST_CHALLENGE;
 }
 
 /* Every account logs in once, so its PBKDF2 runs here, in the login phase. */
 static int
 on_challenge(struct client *c, struct sb_xml_node *el)
 {
-	enum sb_scram_hash h = c->w->o->hash;
-	char sf[512], final[512], b64[2 * SB_SCRAM_MAX_HASH];
-	const char *r, *salt_b64, *it;
-	unsigned char salt[SB_SCRAM_SALT_MAX], proof[SB_SCRAM_MAX_HASH];
-	size_t salt_len, rlen;
-	int n;
+	char sf[512];
+	unsigned char salt[SB_SCRAM_SALT_MAX];
+	size_t salt_len;
+	unsigned iterations;
 
-	if (decode_text(c, el, sf, sizeof(sf)) == -1 || strncmp(sf, "r=", 2) != 0 ||
-	    strncmp(sf + 2, c->nonce, strlen(c->nonce)) != 0 ||
-	    (salt_b64 = strstr(sf, ",s=")) == NULL || (it = strstr(sf, ",i=")) == NULL)
+	if (bench_scram_challenge(&c->scram, &c->w->scratch, el, sf, sizeof(sf), salt,
+	    sizeof(salt), &salt_len, &iterations) == -1 ||
+	    sb_scram_salted_password(c->scram.hash, PASSWORD, strlen(PASSWORD), salt, salt_len,
+	    iterations, c->salted) == -1)
 		return -1;
-	r = sf + 2;
-	rlen = strcspn(r, ",");
-	salt_b64 += 3;
-	if (sb_base64_decode(salt_b64, strcspn(salt_b64, ","), salt, sizeof(salt),
-	    &salt_len) == -1 || sb_scram_salted_password(h, PASSWORD, strlen(PASSWORD), salt,
-	    salt_len, (unsigned)atoi(it + 3), c->salted) == -1)
-		return -1;
-	/* AuthMessage = client-first-bare "," server-first "," client-final-without-proof */
-	n = snprintf(final, sizeof(final), "c=biws,r=%.*s", (int)rlen, r);
-	sb_buf_printf(&c->auth_msg, ",%s,%s", sf, final);
-	sb_scram_client_proof(h, c->salted, sb_buf_data(&c->auth_msg),
-	    sb_buf_len(&c->auth_msg), proof);
-	sb_base64_encode(proof, sb_scram_hash_len(h), b64);
-	n += snprintf(final + n, sizeof(final) - (size_t)n, ",p=%s", b64);
-	send_sasl(c, "response", NULL, final, (size_t)n);
+	bench_scram_final(&c->scram, c->conn, sf, c->salted);
 	return ST_SUCCESS;
 }
 
@@ -245,16 +186,9 @@ on_challenge(struct client *c, struct sb_xml_node *el)
 static int
 on_success(struct client *c, struct sb_xml_node *el)
 {
-	char sfinal[256];
-	unsigned char sig[SB_SCRAM_MAX_HASH];
-	size_t len;
-
-	if (decode_text(c, el, sfinal, sizeof(sfinal)) == -1 || strncmp(sfinal, "v=", 2) != 0 ||
-	    sb_base64_decode(sfinal + 2, strlen(sfinal + 2), sig, sizeof(sig), &len) == -1 ||
-	    sb_scram_check_server_signature(c->w->o->hash, c->salted,
-	    sb_buf_data(&c->auth_msg), sb_buf_len(&c->auth_msg), sig, len) != 0)
+	if (bench_scram_success(&c->scram, &c->w->scratch, el, c->salted) == -1)
 		return -1;
-	sb_buf_free(&c->auth_msg);
+	sb_buf_free(&c->scram.auth_msg);
 	sb_xml_stream_restart(c->xs);
 	send_header(c);
 	return ST_FEATURES_BIND;
@@ -900,8 +834,8 @@ worker_main(const struct options *o, int first, int npairs, int cmd_fd, int st_f
 
 	for (int i = 0; i < npairs; i++) {
 		free(w.pairs[i].t_sent);
-		sb_buf_free(&w.pairs[i].snd.auth_msg);
-		sb_buf_free(&w.pairs[i].rcv.auth_msg);
+		sb_buf_free(&w.pairs[i].snd.scram.auth_msg);
+		sb_buf_free(&w.pairs[i].rcv.scram.auth_msg);
 	}
 	free(w.pairs);
 	sb_tls_ctx_unref(w.tls);
