@@ -147,18 +147,6 @@ get_own(struct sm_stanza *s, struct sb_xml_node *q)
 	return SM_WAIT;
 }
 
-static void
-stored(const struct sb_store_result *r, void *arg)
-{
-	struct sm_stanza *s = arg;
-
-	if (r->err != SB_STORE_OK)
-		sm_reply_store_error(s, r->err);
-	else
-		sm_reply_result(s, NULL);
-	sm_resume(s);
-}
-
 /*
  * Each namespace's elements (XEP-0049 lets a set carry several of one
  * namespace) are written as one text and stored in one transaction with
@@ -206,7 +194,7 @@ set_own(struct sm_stanza *s, struct sb_xml_node *q)
 		stmts[i] = (struct sb_store_stmt){ SB_Q_PRIVATE_SET, &p[3 * i] };
 	}
 	s = sm_suspend(s);
-	sb_store_txn(s->sm->store, stmts, nns, stored, s);
+	sb_store_txn(s->sm->store, stmts, nns, sm_reply_stored, s);
 	sb_buf_free(&text);	/* the store copied the parameters */
 	return SM_WAIT;
 }

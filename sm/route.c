@@ -228,3 +228,15 @@ sm_reply_result(struct sm_stanza *s, struct sb_xml_node *payload)
 	if (a == &tmp)
 		sb_arena_free(&tmp);
 }
+
+void
+sm_reply_stored(const struct sb_store_result *r, void *arg)
+{
+	struct sm_stanza *s = arg;
+
+	if (r->err != SB_STORE_OK)
+		sm_reply_store_error(s, r->err);
+	else
+		sm_reply_result(s, NULL);
+	sm_resume(s);
+}

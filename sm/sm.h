@@ -386,6 +386,11 @@ void	 sm_reply_error(struct sm_stanza *s, enum sb_stanza_err cond, const char *t
 void	 sm_reply_store_error(struct sm_stanza *s, enum sb_store_err err);
 /* Route an IQ result (payload may be NULL: an empty result). */
 void	 sm_reply_result(struct sm_stanza *s, struct sb_xml_node *payload);
+/*
+ * The storage callback of a write an IQ set waits on (arg: its suspended
+ * stanza): the empty result, or the store error; then the job resumes.
+ */
+void	 sm_reply_stored(const struct sb_store_result *r, void *arg);
 /* Does this shard own bare JID 'bare' of domain d (rendezvous with the other holders)? */
 int	 sm_owns(const struct sm *sm, const struct sm_domain *d, const char *bare, size_t len);
 /* Send a <session/> command to a c2s link. */

@@ -86,18 +86,6 @@ get_other(struct sm_stanza *s, struct sb_xml_node *payload)
 	return fetch(s, got_other);
 }
 
-static void
-stored(const struct sb_store_result *r, void *arg)
-{
-	struct sm_stanza *s = arg;
-
-	if (r->err != SB_STORE_OK)
-		sm_reply_store_error(s, r->err);
-	else
-		sm_reply_result(s, NULL);
-	sm_resume(s);
-}
-
 /*
  * The whole element replaces the stored one (XEP-0054 has no partial
  * update). Too big is not-acceptable: the request can be fixed by the
@@ -121,7 +109,7 @@ set_own(struct sm_stanza *s, struct sb_xml_node *vcard)
 	p[1] = sb_db_textn(sb_buf_data(&text), sb_buf_len(&text));
 	p[2] = sb_db_int(sm_now());
 	s = sm_suspend(s);
-	sb_store_query(s->sm->store, SB_Q_VCARD_SET, p, stored, s);
+	sb_store_query(s->sm->store, SB_Q_VCARD_SET, p, sm_reply_stored, s);
 	sb_buf_free(&text);	/* the store copied the parameters */
 	return SM_WAIT;
 }
