@@ -678,8 +678,43 @@ VirtualHost "%(domain)s"
 """
 
 
-class Prosody(_Server):
+class _Peer(_Server):
+    """What Prosody and ejabberd share: an admin command, accounts, a
+    client, a stop that waits stop_wait seconds, and the log then the
+    console (where configuration errors go). A subclass sets ctl_name and
+    has ctl(*args) run its admin command through _run_ctl()."""
+    ctl_name = "ctl"
+    stop_wait = 10
+
+    def _run_ctl(self, argv, args, cwd, check=True, stdin=None):
+        r = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60,
+                           env=self.env, cwd=cwd)
+        if check and r.returncode != 0:
+            raise RuntimeError("%s %s: status %d\n%s%s" % (
+                self.ctl_name, " ".join(args), r.returncode, r.stdout, r.stderr))
+        return r.stdout
+
+    def adduser(self, user, password):
+        self.ctl("register", user, self.domain, password)
+
+    async def client(self, user, password, resource=None):
+        return await login("%s@%s" % (user, self.domain), password, "127.0.0.1",
+                           self.cport, resource)
+
+    def stop(self):
+        if self.child is not None:
+            t0 = time.time()
+            self.rc = self.child.stop(self.stop_wait)
+            self.stop_time = time.time() - t0
+            self.child = None
+
+    def logtext(self):
+        return _read(self.logpath) + _read(self.outpath)
+
+
+class Prosody(_Peer):
     """A private Prosody serving one domain on ip:5269 (s2s)."""
+    ctl_name = "prosodyctl"
 
     def __init__(self, domain, ip, dns, ca, cert=None, secure_auth=True, modules=(),
                  extra_config="", loglevel="debug", require_encryption=True):
@@ -730,32 +765,9 @@ class Prosody(_Server):
         self.start_time = time.time() - self._t0
         return self
 
-    def prosodyctl(self, *args, stdin=None):
-        r = subprocess.run([PROSODYCTL, "--config", self.cfg] + list(args), input=stdin,
-                           capture_output=True, text=True, timeout=60, env=self.env,
-                           cwd=self.tmp)
-        if r.returncode != 0:
-            raise RuntimeError("prosodyctl %s: status %d\n%s%s" % (
-                " ".join(args), r.returncode, r.stdout, r.stderr))
-        return r.stdout
-
-    def adduser(self, user, password):
-        self.prosodyctl("register", user, self.domain, password)
-
-    async def client(self, user, password, resource=None):
-        return await login("%s@%s" % (user, self.domain), password, "127.0.0.1",
-                           self.cport, resource)
-
-    def stop(self):
-        if self.child is not None:
-            t0 = time.time()
-            self.rc = self.child.stop(10)
-            self.stop_time = time.time() - t0
-            self.child = None
-
-    def logtext(self):
-        # the log file, then the console (where configuration errors go)
-        return _read(self.logpath) + _read(self.outpath)
+    def ctl(self, *args, stdin=None):
+        return self._run_ctl([PROSODYCTL, "--config", self.cfg] + list(args), args,
+                             self.tmp, stdin=stdin)
 
 
 # --- ejabberd ---
@@ -833,8 +845,13 @@ def _erl_libs():
     return "/usr/lib/x86_64-linux-gnu"
 
 
-class Ejabberd(_Server):
+class Ejabberd(_Peer):
     """A private ejabberd node serving one domain on ip:5269 (s2s)."""
+    ctl_name = "ejabberdctl"
+    # SIGTERM: the Erlang VM runs init:stop() (a clean shutdown), which takes longer.
+    # Its log: ejabberd.log has everything (error.log repeats its errors); the
+    # console (quiet: critical only, and what the VM says) comes after it.
+    stop_wait = 20
 
     def __init__(self, domain, ip, dns, ca, cert=None, dialback=False, loglevel="info",
                  modules="", extra_config="", starttls="required"):
@@ -938,32 +955,7 @@ class Ejabberd(_Server):
         argv = [ERL, "-sname", ctlnode, "-hidden", "-noinput"] + self._dist() + [
                 "-dist_listen", "false", "-s", "ejabberd_ctl", "-extra", self.node] + \
             list(args)
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=self.env,
-                           cwd=self.spool)
-        if check and r.returncode != 0:
-            raise RuntimeError("ejabberdctl %s: status %d\n%s%s" % (
-                " ".join(args), r.returncode, r.stdout, r.stderr))
-        return r.stdout
-
-    def adduser(self, user, password):
-        self.ctl("register", user, self.domain, password)
-
-    async def client(self, user, password, resource=None):
-        return await login("%s@%s" % (user, self.domain), password, "127.0.0.1",
-                           self.cport, resource)
-
-    def stop(self):
-        if self.child is not None:
-            t0 = time.time()
-            # SIGTERM: the Erlang VM runs init:stop() (a clean shutdown).
-            self.rc = self.child.stop(20)
-            self.stop_time = time.time() - t0
-            self.child = None
-
-    def logtext(self):
-        # ejabberd.log has everything (error.log repeats its errors); the
-        # console (quiet: critical only, and what the VM says) comes last.
-        return _read(self.logpath) + _read(self.outpath)
+        return self._run_ctl(argv, args, self.spool, check=check)
 
 
 def start_all(*servers):
